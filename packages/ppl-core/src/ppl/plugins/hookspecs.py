@@ -9,7 +9,8 @@ plugin API it was written against in a module attribute
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
@@ -54,7 +55,10 @@ def register_optimizers(register: Register) -> None:
 
 @hookspec
 def register_reparams(register: Register) -> None:
-    """Provide reparameterizers: ``register(name, cls)``, importable from :mod:`ppl.infer.reparam`."""
+    """Provide reparameterizers: ``register(name, cls)``.
+
+    Registered names are importable from :mod:`ppl.infer.reparam`.
+    """
 
 
 @hookspec

@@ -13,8 +13,9 @@ import dataclasses
 import importlib.metadata
 import threading
 import warnings
+from collections.abc import Iterable
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -98,7 +99,7 @@ class Registry:
             label = f"{entry_point.name} ({distribution or 'unknown distribution'})"
             try:
                 module = entry_point.load()
-            except Exception as error:  # noqa: BLE001 - any failure must be survivable
+            except Exception as error:
                 self._skip(entry_point.name, f"plugin {label} failed to import: {error!r}")
                 continue
             self.register_plugin(module, entry_point.name, distribution, version)
@@ -130,10 +131,17 @@ class Registry:
                 return False
             try:
                 manager.register(module, name=name)
-            except Exception as error:  # noqa: BLE001 - e.g. pluggy's PluginValidationError
+                # pluggy accepts hooks that no spec declares until asked: a typo in a
+                # hook name would otherwise register silently and provide nothing.
+                manager.check_pending()
+            except Exception as error:
+                if manager.is_registered(module):
+                    manager.unregister(module)
                 self._skip(name, f"plugin {name!r} does not follow the hook specs: {error}")
                 return False
-            info = PluginInfo(name, getattr(module, "__name__", repr(module)), distribution, version)
+            info = PluginInfo(
+                name, getattr(module, "__name__", repr(module)), distribution, version
+            )
             staged = _Staging()
             calls = [(hook, staged.register_for(kind)) for kind, hook in KINDS.items()]
             calls += [
@@ -145,7 +153,7 @@ class Registry:
                     for implementation in getattr(manager.hook, hook).get_hookimpls():
                         if implementation.plugin_name == name:
                             implementation.function(register=register)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 manager.unregister(name=name)
                 self._skip(name, f"plugin {name!r} failed while registering: {error!r}")
                 return False

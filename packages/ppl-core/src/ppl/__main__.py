@@ -1,0 +1,5 @@
+import sys
+
+from ppl.plugins.cli import main
+
+sys.exit(main())

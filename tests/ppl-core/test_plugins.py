@@ -1,0 +1,112 @@
+import subprocess
+import sys
+import types
+
+import pytest
+
+from ppl.plugins import PluginWarning, hookimpl, registry
+from ppl.plugins.cli import format_plugins
+
+
+class FakeKernel:
+    pass
+
+
+def make_plugin(api=1, **hooks):
+    module = types.ModuleType("fake_ppl_plugin")
+    module.PPL_PLUGIN_API = api
+    for name, fn in hooks.items():
+        setattr(module, name, hookimpl(fn))
+    return module
+
+
+@pytest.fixture
+def fake_plugin():
+    def register_kernels(register):
+        register("FakeKernel", FakeKernel)
+
+    def register_inference(register):
+        register("AutoFake", object)
+
+    plugin = make_plugin(register_kernels=register_kernels, register_inference=register_inference)
+    assert registry.register_plugin(plugin, "fake", "fake-dist", "9.9")
+    yield plugin
+    registry.unregister_plugin("fake")
+
+
+def test_registered_names_resolve_through_the_facade(fake_plugin):
+    from ppl.infer import FakeKernel as resolved
+    from ppl.infer.autoguide import AutoFake
+
+    assert resolved is FakeKernel and AutoFake is object
+    assert registry.provider("kernels", "FakeKernel") == "fake"
+    import ppl.infer
+
+    assert "FakeKernel" in dir(ppl.infer)
+
+
+def test_unregister_removes_names(fake_plugin):
+    registry.unregister_plugin("fake")
+    with pytest.raises(ImportError):
+        from ppl.infer import FakeKernel  # noqa: F401
+    assert registry.register_plugin(fake_plugin, "fake")
+
+
+def test_missing_first_party_name_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(registry, "get", lambda kind, name, default=None: default)
+    with pytest.raises(ImportError, match=r"ppl-mcmc.*pip install ppl-mcmc"):
+        from ppl.infer import NUTS  # noqa: F401
+    with pytest.raises(ImportError, match="ppl-vi"):
+        from ppl.infer.autoguide import AutoNormal  # noqa: F401
+    with pytest.raises(ImportError, match="ppl-distributions"):
+        from ppl.infer.reparam import LocScaleReparam  # noqa: F401
+    with pytest.raises(ImportError, match="cannot import name 'Nonsense'"):
+        from ppl.infer import Nonsense  # noqa: F401
+
+
+def test_incompatible_plugin_is_skipped_with_warning():
+    with pytest.warns(PluginWarning, match=r"PPL_PLUGIN_API=99.*skipped"):
+        assert not registry.register_plugin(make_plugin(api=99), "future")
+    assert all(info.name != "future" for info in registry.plugins())
+
+
+def test_plugin_whose_hook_raises_adds_nothing():
+    def register_kernels(register):
+        register("HalfDone", object)
+        raise RuntimeError("broken plugin")
+
+    with pytest.warns(PluginWarning, match="broken plugin"):
+        assert not registry.register_plugin(make_plugin(register_kernels=register_kernels), "bad")
+    assert registry.get("kernels", "HalfDone") is None
+
+
+def test_plugin_with_unknown_hook_is_skipped():
+    def register_everything(register):
+        pass
+
+    with pytest.warns(PluginWarning, match="hook specs"):
+        assert not registry.register_plugin(
+            make_plugin(register_everything=register_everything), "typo"
+        )
+
+
+def test_name_clash_keeps_the_first(fake_plugin):
+    def register_kernels(register):
+        register("FakeKernel", int)
+
+    with pytest.warns(PluginWarning, match="provided by both"):
+        registry.register_plugin(make_plugin(register_kernels=register_kernels), "clash")
+    try:
+        assert registry.lookup("kernels", "FakeKernel") is FakeKernel
+    finally:
+        registry.unregister_plugin("clash")
+
+
+def test_cli_lists_plugins(fake_plugin):
+    text = format_plugins(registry)
+    assert "fake  (fake-dist 9.9)" in text
+    assert "kernels (1): FakeKernel" in text
+    out = subprocess.run(
+        [sys.executable, "-m", "ppl", "plugins"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("ppl-core")
