@@ -79,7 +79,7 @@ def summarize(runs: list[dict]) -> dict:
             summary[workload][library] = metrics
         reference = summary[workload].get(REFERENCE)
         if reference:
-            for library, metrics in summary[workload].items():
+            for metrics in summary[workload].values():
                 for key, stats in metrics.items():
                     ref = reference.get(key, {}).get("median")
                     if ref:
