@@ -16,7 +16,17 @@ from jax.scipy import stats
 from ppl import constraints
 
 
-class _Simple:
+class _CoercingMeta(type):
+    """Lets handlers such as collapse intercept construction, as ppl.distributions does."""
+
+    def __call__(cls, *args, **kwargs):
+        from ppl.primitives import coerce_distribution
+
+        coerced = coerce_distribution(cls, args, kwargs)
+        return coerced if coerced is not None else super().__call__(*args, **kwargs)
+
+
+class _Simple(metaclass=_CoercingMeta):
     event_shape: tuple = ()
     is_discrete = False
     has_enumerate_support = False

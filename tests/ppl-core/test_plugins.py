@@ -110,3 +110,34 @@ def test_cli_lists_plugins(fake_plugin):
         [sys.executable, "-m", "ppl", "plugins"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("ppl-core")
+
+
+def test_type_keyed_rules_are_collected_and_removed():
+    class P:
+        pass
+
+    class Q:
+        pass
+
+    def kl_rule(p, q):
+        return 0.0
+
+    def register_kl(register):
+        register(P, Q, kl_rule)
+
+    assert registry.register_plugin(make_plugin(register_kl=register_kl), "rules")
+    try:
+        assert (P, Q, kl_rule) in registry.kl_rules()
+        info = next(info for info in registry.plugins() if info.name == "rules")
+        assert info.provides["kl"] == ["P/Q"]
+    finally:
+        registry.unregister_plugin("rules")
+    assert (P, Q, kl_rule) not in registry.kl_rules()
+
+
+def test_rule_with_wrong_arity_skips_the_plugin():
+    def register_kl(register):
+        register(int, lambda p, q: 0.0)
+
+    with pytest.warns(PluginWarning, match="takes 2 type"):
+        assert not registry.register_plugin(make_plugin(register_kl=register_kl), "arity")

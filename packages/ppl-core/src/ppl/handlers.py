@@ -34,6 +34,7 @@ from ppl.primitives import CondIndepStackFrame, Messenger, apply_stack
 __all__ = [
     "Messenger",
     "block",
+    "collapse",
     "condition",
     "do",
     "infer_config",
@@ -575,3 +576,184 @@ class reparam(Messenger):
                 msg["is_observed"] = True
             msg["value"] = value
         msg["fn"] = new_fn
+
+
+# ---------------------------------------------------------------------------
+# Collapsing conjugate pairs
+# ---------------------------------------------------------------------------
+
+
+class Delayed:
+    """The value of a latent site inside :class:`collapse`: not drawn, to be integrated out.
+
+    It may only be passed, as it is, as a parameter of the distributions of
+    observed sites in the same ``collapse`` block.
+    """
+
+    def __init__(self, name: str, prior: Any) -> None:
+        self.name = name
+        self.prior = prior
+
+    def __repr__(self) -> str:
+        return f"Delayed({self.name!r})"
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"site {self.name!r} is being collapsed (integrated out) by ppl.handlers.collapse, "
+            "so it has no value to compute with: pass it directly as a parameter of an "
+            "observed site's distribution, e.g. sample('obs', Binomial(n, probs), obs=k)"
+        )
+
+    __array__ = __jax_array__ = __float__ = __index__ = __bool__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = __getitem__ = _refuse
+
+
+class DelayedDistribution:
+    """A distribution whose parameters include a :class:`Delayed` latent."""
+
+    def __init__(self, cls: type, params: dict, latent_param: str, delayed: Delayed) -> None:
+        self.cls = cls
+        self.params = params
+        self.latent_param = latent_param
+        self.delayed = delayed
+        # Shapes come from a stand-in built at the prior's mean.
+        stand_in = cls(**{**params, latent_param: _prior_stand_in(delayed.prior)})
+        self.batch_shape = tuple(stand_in.batch_shape)
+        self.event_shape = tuple(stand_in.event_shape)
+        self.support = stand_in.support
+        self.is_discrete = stand_in.is_discrete
+
+    def log_prob(self, value: Any) -> Any:
+        raise TypeError(
+            f"{self.cls.__name__} depends on the collapsed site {self.delayed.name!r}; its log "
+            "density exists only after collapse integrates that site out"
+        )
+
+    def expand(self, batch_shape: tuple) -> DelayedDistribution:
+        # Broadcasting happens in the conjugacy rule, against the observed values.
+        return self
+
+
+def _prior_stand_in(prior: Any) -> Any:
+    shape = tuple(prior.batch_shape) + tuple(prior.event_shape)
+    return jnp.broadcast_to(prior.mean, shape)
+
+
+def _find_conjugacy_rule(prior: Any, likelihood_cls: type) -> Callable | None:
+    from ppl.plugins import registry
+
+    for prior_type, likelihood_type, rule in registry.conjugacy_rules():
+        if isinstance(prior, prior_type) and issubclass(likelihood_cls, likelihood_type):
+            return rule
+    return None
+
+
+@_checked_options
+class collapse(Messenger):
+    """Integrate a latent site out analytically, using a conjugacy rule.
+
+    Inside the block, the first unobserved sample site is not drawn: it
+    becomes a :class:`Delayed` value that may only be passed as a parameter of
+    the distributions of the observed sites that follow. On leaving the
+    block, the latent site and those observed sites are replaced by one factor
+    site, named after the latent, holding the log marginal likelihood of the
+    observations. Conjugacy rules come from plugins (``register_conjugacy``);
+    ppl-distributions provides Beta with Bernoulli and Binomial, Gamma with
+    Poisson and Exponential, Normal with Normal (unknown mean), and Dirichlet
+    with Categorical and Multinomial.
+
+    Example::
+
+        with collapse():
+            probs = sample("probs", Beta(2.0, 2.0))
+            sample("obs", Binomial(10, probs), obs=data)
+    """
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        super().__init__(fn)
+        self._delayed: Delayed | None = None
+        self._observed: list[dict] = []
+        self._coerce = None
+
+    def __enter__(self) -> collapse:
+        from ppl.primitives import _DISTRIBUTION_COERCIONS
+
+        self._delayed, self._observed = None, []
+        self._coerce = self._coerce_distribution
+        _DISTRIBUTION_COERCIONS.append(self._coerce)
+        return super().__enter__()
+
+    def _coerce_distribution(self, cls: type, args: tuple, kwargs: dict) -> Any:
+        if self._delayed is None:
+            return None
+        marked = [v for v in (*args, *kwargs.values()) if isinstance(v, Delayed)]
+        if not marked:
+            return None
+        # cls.__init__, not cls: a metaclass __call__ would hide the real signature.
+        params = dict(inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments)
+        params.pop(next(iter(params)))  # self
+        latent_param = next(k for k, v in params.items() if isinstance(v, Delayed))
+        return DelayedDistribution(cls, dict(params), latent_param, marked[0])
+
+    def process_message(self, msg: dict) -> None:
+        if msg["type"] != "sample":
+            return
+        if isinstance(msg["fn"], DelayedDistribution):
+            if not msg["is_observed"]:
+                raise ValueError(
+                    f"collapse: site {msg['name']!r} depends on the collapsed site "
+                    f"{msg['fn'].delayed.name!r} but is not observed; collapse integrates a "
+                    "latent out of observed sites only"
+                )
+            self._observed.append(msg)
+            msg["stop"] = True
+        elif not msg["is_observed"] and msg["value"] is None:
+            if self._delayed is not None:
+                raise NotImplementedError(
+                    f"collapse: site {msg['name']!r} would be a second collapsed latent (after "
+                    f"{self._delayed.name!r}); collapse integrates out one latent per block"
+                )
+            self._delayed = Delayed(msg["name"], msg["fn"])
+            msg["value"] = self._delayed
+            msg["stop"] = True
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        from ppl.primitives import _DISTRIBUTION_COERCIONS, factor
+
+        if self._coerce in _DISTRIBUTION_COERCIONS:
+            _DISTRIBUTION_COERCIONS.remove(self._coerce)
+        super().__exit__(exc_type, exc_value, traceback)
+        if exc_type is not None:
+            return
+        delayed, observed = self._delayed, self._observed
+        self._delayed, self._observed = None, []
+        if delayed is None:
+            return
+        if len(observed) != 1:
+            raise NotImplementedError(
+                f"collapse: {len(observed)} observed sites depend on the collapsed site "
+                f"{delayed.name!r}; collapse needs exactly one (put the data in one site, "
+                "inside a plate)"
+            )
+        site = observed[0]
+        if site["scale"] is not None or site["mask"] is not None:
+            raise NotImplementedError(
+                f"collapse: site {site['name']!r} is masked or scaled (e.g. by a subsampled "
+                "plate); collapse integrates over complete, unweighted data only"
+            )
+        fn = site["fn"]
+        rule = _find_conjugacy_rule(delayed.prior, fn.cls)
+        log_marginal = (
+            None
+            if rule is None
+            else rule(delayed.prior, fn.cls, fn.params, fn.latent_param, site["value"])
+        )
+        if log_marginal is None:
+            raise NotImplementedError(
+                f"collapse: no conjugacy rule for a {type(delayed.prior).__name__} prior "
+                f"(site {delayed.name!r}) with a {fn.cls.__name__} likelihood through its "
+                f"{fn.latent_param!r} parameter (site {site['name']!r}); plugins add rules "
+                "with the register_conjugacy hook"
+            )
+        factor(delayed.name, log_marginal)

@@ -181,6 +181,26 @@ def _has_handlers() -> bool:
     return bool(_HANDLER_STACK)
 
 
+#: Functions ``coerce(cls, args, kwargs) -> object | None`` consulted when a
+#: distribution is constructed (see :func:`coerce_distribution`).
+_DISTRIBUTION_COERCIONS: list[Callable] = []
+
+
+def coerce_distribution(cls: type, args: tuple, kwargs: dict) -> Any:
+    """Give active handlers a chance to replace the construction of a distribution.
+
+    Distribution classes call this from their constructor path (ppl's
+    ``Distribution`` does, through its metaclass). It returns ``None`` when
+    nothing intervenes, which is always the case outside
+    :class:`ppl.handlers.collapse`.
+    """
+    for coerce in reversed(_DISTRIBUTION_COERCIONS):
+        result = coerce(cls, args, kwargs)
+        if result is not None:
+            return result
+    return None
+
+
 # ---------------------------------------------------------------------------
 # Primitives
 # ---------------------------------------------------------------------------

@@ -75,6 +75,21 @@ def register_kl(register: Register) -> None:
     """Provide KL divergences: ``register(type_p, type_q, fn)`` with ``fn(p, q) -> array``."""
 
 
+@hookspec
+def register_conjugacy(register: Register) -> None:
+    """Provide conjugacy rules for :class:`ppl.handlers.collapse`.
+
+    ``register(prior_type, likelihood_type, rule)`` where
+    ``rule(prior, likelihood_type, params, latent_param, value)`` returns the
+    log marginal likelihood of the observed ``value`` (summed to a scalar)
+    once the latent drawn from ``prior`` is integrated out. ``params`` are the
+    likelihood's constructor arguments by name and ``latent_param`` names the
+    one the latent was passed as. A rule returns ``None`` when the pair is
+    conjugate in general but not for this parameter (e.g. logits instead of
+    probs).
+    """
+
+
 @hookspec(firstresult=True)
 def adapt_distribution(obj: Any) -> Any:
     """Turn a foreign distribution object into one that follows ppl's protocol.

@@ -36,6 +36,15 @@ KINDS = {
 }
 
 
+#: Hooks whose registrations are keyed on types rather than names:
+#: kind -> (hook, number of types before the rule object).
+RULE_KINDS = {
+    "bijections": ("register_bijections", 1),
+    "kl": ("register_kl", 2),
+    "conjugacy": ("register_conjugacy", 2),
+}
+
+
 class PluginWarning(UserWarning):
     """A plugin was skipped or two plugins disagree."""
 
@@ -67,9 +76,9 @@ class Registry:
         self._providers: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         self._plugins: dict[str, PluginInfo] = {}
         self._skipped: list[SkippedPlugin] = []
-        # (provider, ...) so that unregistering a plugin removes its rules.
-        self._bijections: list[tuple[str, type, Any]] = []
-        self._kl: list[tuple[str, type, type, Any]] = []
+        # kind -> [(provider, *types, rule)], the provider so that unregistering
+        # a plugin removes its rules.
+        self._rules: dict[str, list[tuple]] = {kind: [] for kind in RULE_KINDS}
         # Bumped whenever the registered set changes, so caches built from it
         # (biject_to, kl_divergence) know to rebuild.
         self._generation = 0
@@ -145,8 +154,8 @@ class Registry:
             staged = _Staging()
             calls = [(hook, staged.register_for(kind)) for kind, hook in KINDS.items()]
             calls += [
-                ("register_bijections", staged.register_bijection),
-                ("register_kl", staged.register_kl),
+                (hook, staged.register_rule_for(kind, arity))
+                for kind, (hook, arity) in RULE_KINDS.items()
             ]
             try:
                 for hook, register in calls:
@@ -162,12 +171,12 @@ class Registry:
                     self._add(kind, entry_name, obj, name)
                 if entries:
                     info.provides[kind] = sorted(entries)
-            self._bijections.extend((name, *rule) for rule in staged.bijections)
-            self._kl.extend((name, *rule) for rule in staged.kl)
-            if staged.bijections:
-                info.provides["bijections"] = [t.__name__ for t, _ in staged.bijections]
-            if staged.kl:
-                info.provides["kl"] = [f"{p.__name__}||{q.__name__}" for p, q, _ in staged.kl]
+            for kind, rules in staged.rules.items():
+                self._rules[kind].extend((name, *rule) for rule in rules)
+                if rules:
+                    info.provides[kind] = [
+                        "/".join(t.__name__ for t in rule[:-1]) for rule in rules
+                    ]
             self._plugins[name] = info
             self._generation += 1
             return True
@@ -181,8 +190,8 @@ class Registry:
                     if provider == name:
                         del self._providers[kind][entry_name]
                         del self._entries[kind][entry_name]
-            self._bijections = [rule for rule in self._bijections if rule[0] != name]
-            self._kl = [rule for rule in self._kl if rule[0] != name]
+            for kind, rules in self._rules.items():
+                self._rules[kind] = [rule for rule in rules if rule[0] != name]
             if self._manager is not None and self._manager.has_plugin(name):
                 self._manager.unregister(name=name)
             self._generation += 1
@@ -233,15 +242,22 @@ class Registry:
         self.manager  # noqa: B018
         return list(self._skipped)
 
-    def bijections(self) -> Iterable[tuple[type, Any]]:
-        """``(constraint_type, factory)`` rules from every plugin, in load order."""
+    def rules(self, kind: str) -> list[tuple]:
+        """``(*types, rule)`` registered for ``kind`` (see :data:`RULE_KINDS`), in load order."""
         self.manager  # noqa: B018
-        return [rule[1:] for rule in self._bijections]
+        return [rule[1:] for rule in self._rules[kind]]
+
+    def bijections(self) -> Iterable[tuple[type, Any]]:
+        """``(constraint_type, factory)`` rules from every plugin."""
+        return self.rules("bijections")
 
     def kl_rules(self) -> Iterable[tuple[type, type, Any]]:
-        """``(type_p, type_q, fn)`` rules from every plugin, in load order."""
-        self.manager  # noqa: B018
-        return [rule[1:] for rule in self._kl]
+        """``(type_p, type_q, fn)`` rules from every plugin."""
+        return self.rules("kl")
+
+    def conjugacy_rules(self) -> Iterable[tuple[type, type, Any]]:
+        """``(prior_type, likelihood_type, rule)`` rules from every plugin."""
+        return self.rules("conjugacy")
 
     @property
     def generation(self) -> int:
@@ -259,8 +275,7 @@ class _Staging:
 
     def __init__(self) -> None:
         self.entries: dict[str, dict[str, Any]] = {}
-        self.bijections: list[tuple[type, Any]] = []
-        self.kl: list[tuple[type, type, Any]] = []
+        self.rules: dict[str, list[tuple]] = {}
 
     def register_for(self, kind: str):
         entries = self.entries.setdefault(kind, {})
@@ -272,15 +287,19 @@ class _Staging:
 
         return register
 
-    def register_bijection(self, constraint_type: type, factory: Any) -> None:
-        if not isinstance(constraint_type, type) or not callable(factory):
-            raise TypeError("register_bijections: register(constraint_type, factory) expected")
-        self.bijections.append((constraint_type, factory))
+    def register_rule_for(self, kind: str, arity: int):
+        rules = self.rules.setdefault(kind, [])
+        hook = RULE_KINDS[kind][0]
 
-    def register_kl(self, type_p: type, type_q: type, fn: Any) -> None:
-        if not (isinstance(type_p, type) and isinstance(type_q, type) and callable(fn)):
-            raise TypeError("register_kl: register(type_p, type_q, fn) expected")
-        self.kl.append((type_p, type_q, fn))
+        def register(*args: Any) -> None:
+            types, rule = args[:-1], args[-1] if args else None
+            if len(types) != arity or not all(isinstance(t, type) for t in types):
+                raise TypeError(f"{hook}: register() takes {arity} type(s) and then the rule")
+            if not callable(rule):
+                raise TypeError(f"{hook}: the rule must be callable, got {rule!r}")
+            rules.append((*types, rule))
+
+        return register
 
 
 registry = Registry()
