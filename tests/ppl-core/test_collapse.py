@@ -61,7 +61,7 @@ def test_collapse_without_rule_says_so(dist):
             rate = ppl.sample("rate", dist.Exponential(1.0))
             ppl.sample("y", dist.Normal(rate, 0.5), obs=0.3)
 
-    with pytest.raises(NotImplementedError, match="no conjugacy rule.*register_conjugacy"):
+    with pytest.raises(NotImplementedError, match=r"no conjugacy rule.*register_conjugacy"):
         handlers.trace(model).get_trace()
 
 
