@@ -643,9 +643,15 @@ def _prior_stand_in(prior: Any) -> Any:
 def _find_conjugacy_rule(prior: Any, likelihood_cls: type) -> Callable | None:
     from ppl.plugins import registry
 
-    for prior_type, likelihood_type, rule in registry.conjugacy_rules():
-        if isinstance(prior, prior_type) and issubclass(likelihood_cls, likelihood_type):
-            return rule
+    # A prior broadcast by a plate wraps the family's distribution: match through it.
+    candidates = []
+    while prior is not None:
+        candidates.append(prior)
+        prior = getattr(prior, "base_dist", None)
+    for candidate in candidates:
+        for prior_type, likelihood_type, rule in registry.conjugacy_rules():
+            if isinstance(candidate, prior_type) and issubclass(likelihood_cls, likelihood_type):
+                return rule
     return None
 
 
