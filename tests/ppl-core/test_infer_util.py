@@ -232,3 +232,21 @@ def test_predictive_argument_errors(dist):
         Predictive(model, {"rate": jnp.ones(3), "mu": jnp.ones(4)})
     with pytest.raises(KeyError, match="nope"):
         Predictive(model, num_samples=2, return_sites=["nope"])(jax.random.PRNGKey(0))
+
+
+def test_initialize_model_fixes_subsample_indices(dist):
+    data = jnp.arange(20.0)
+
+    def model():
+        mu = ppl.sample("mu", dist.Normal(0.0, 10.0))
+        with ppl.plate("n", 20, subsample_size=5):
+            batch = ppl.subsample(data, event_dim=0)
+            ppl.sample("y", dist.Normal(mu, 1.0), obs=batch)
+
+    info = initialize_model(jax.random.PRNGKey(0), model)
+    idx = info.model_trace["n"]["value"]
+    expected = -(
+        stats.norm.logpdf(float(info.param_info.z["mu"]), 0.0, 10.0)
+        + 4.0 * stats.norm.logpdf(np.asarray(data[idx]), float(info.param_info.z["mu"])).sum()
+    )
+    np.testing.assert_allclose(info.potential_fn(info.param_info.z), expected, rtol=1e-5)

@@ -10,21 +10,21 @@ at the end is what the primitive returns.
 
 The message fields:
 
-==================  ==========================================================
-``type``            ``"sample"``, ``"param"``, ``"deterministic"``, ``"plate"``,
-                    ``"subsample"``, ``"prng_key"``, ``"mask"``, ...
-``name``            the site name (unique per model run for sample sites)
-``fn``              the distribution (sample sites) or the function computing
-                    the value
-``args, kwargs``    the arguments of ``fn``
-``value``           the site's value (``None`` until someone sets it)
-``scale``           a factor on the site's log density (``None`` means 1)
-``mask``            a boolean mask on the site's log density (``None``: all)
-``is_observed``     whether the value is data
-``cond_indep_stack`` the plates the site lives in, innermost last
-``infer``           free-form options for inference algorithms
-``intermediates``   values a distribution computed on the way to a sample
-==================  ==========================================================
+======================  ==========================================================
+``type``                ``"sample"``, ``"param"``, ``"deterministic"``, ``"plate"``,
+                        ``"subsample"``, ``"prng_key"``, ``"mask"``, ...
+``name``                the site name (unique per model run for sample sites)
+``fn``                  the distribution (sample sites) or the function computing
+                        the value
+``args, kwargs``        the arguments of ``fn``
+``value``               the site's value (``None`` until someone sets it)
+``scale``               a factor on the site's log density (``None`` means 1)
+``mask``                a boolean mask on the site's log density (``None``: all)
+``is_observed``         whether the value is data
+``cond_indep_stack``    the plates the site lives in, innermost last
+``infer``               free-form options for inference algorithms
+``intermediates``       values a distribution computed on the way to a sample
+======================  ==========================================================
 """
 
 from __future__ import annotations

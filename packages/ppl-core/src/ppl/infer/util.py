@@ -393,9 +393,13 @@ def initialize_model(
     strategy = init_strategy if isinstance(init_strategy, functools.partial) else init_strategy()
     if getattr(strategy, "func", None) is init_to_value:
         _warn_unknown_init_values(strategy.keywords.get("values") or {}, set(transforms))
-    # Params keep the values of this first run, so the search below draws only latents.
+    # Params and subsample indices keep the values of this first run, so the search
+    # below draws only latents and the potential needs no random key.
     fixed_params = {
-        name: site["value"] for name, site in model_trace.items() if site["type"] == "param"
+        name: site["value"]
+        for name, site in model_trace.items()
+        if site["type"] == "param"
+        or (site["type"] == "plate" and site["args"][0] != site["args"][1])
     }
     model_with_params = substitute(model, data=fixed_params) if fixed_params else model
 
