@@ -1,1 +1,31 @@
-"""ppl.mcmc"""
+"""Markov chain Monte Carlo for ppl: the :class:`MCMC` driver, :class:`HMC` and
+:class:`NUTS` kernels, warmup adaptation and diagnostics.
+
+The same names are available from :mod:`ppl.infer` once this package is
+installed (it registers them through its plugin entry point).
+"""
+
+from ppl.mcmc import diagnostics
+from ppl.mcmc.adaptation import HMCAdaptState, build_adaptation_schedule, warmup_adapter
+from ppl.mcmc.hmc import HMC, HMCState, hmc
+from ppl.mcmc.integrators import IntegratorState, velocity_verlet
+from ppl.mcmc.kernels import MCMCKernel
+from ppl.mcmc.mcmc import MCMC
+from ppl.mcmc.metrics import euclidean_kinetic_energy
+from ppl.mcmc.nuts import NUTS
+
+__all__ = [
+    "HMC",
+    "MCMC",
+    "NUTS",
+    "HMCAdaptState",
+    "HMCState",
+    "IntegratorState",
+    "MCMCKernel",
+    "build_adaptation_schedule",
+    "diagnostics",
+    "euclidean_kinetic_energy",
+    "hmc",
+    "velocity_verlet",
+    "warmup_adapter",
+]

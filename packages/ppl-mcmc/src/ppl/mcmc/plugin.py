@@ -1,5 +1,33 @@
-"""The ppl plugin entry point of this package (entry-point group ``ppl``)."""
+"""The ppl plugin entry point of ppl-mcmc (entry-point group ``ppl``).
 
-from ppl.plugins import hookimpl  # noqa: F401 - hooks are added as the package grows
+Registers the MCMC driver and kernels so that ``from ppl.infer import MCMC, NUTS``
+works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ppl.plugins import hookimpl
 
 PPL_PLUGIN_API = 1
+
+
+@hookimpl
+def register_kernels(register: Any) -> None:
+    from ppl.mcmc import diagnostics
+    from ppl.mcmc.hmc import HMC, HMCState, hmc
+    from ppl.mcmc.kernels import MCMCKernel
+    from ppl.mcmc.mcmc import MCMC
+    from ppl.mcmc.nuts import NUTS
+
+    for name, obj in (
+        ("MCMC", MCMC),
+        ("MCMCKernel", MCMCKernel),
+        ("HMC", HMC),
+        ("NUTS", NUTS),
+        ("HMCState", HMCState),
+        ("hmc", hmc),
+        ("diagnostics", diagnostics),
+    ):
+        register(name, obj)

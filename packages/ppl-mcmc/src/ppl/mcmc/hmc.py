@@ -1,0 +1,910 @@
+"""Hamiltonian Monte Carlo: the shared kernel machinery and the fixed-length HMC kernel.
+
+A transition draws a momentum :math:`r \\sim \\mathcal N(0, M)`, simulates
+Hamiltonian dynamics for :math:`H(z, r) = U(z) + K(r)` with the leapfrog
+integrator, and keeps the end point with probability
+:math:`\\min(1, e^{-\\Delta H})` (HMC) or samples a point from a dynamically
+grown trajectory (NUTS, :mod:`ppl.mcmc.nuts`). During warmup the step size
+and mass matrix are adapted (:mod:`ppl.mcmc.adaptation`).
+
+Internally latent values are raveled into one flat vector; the state keeps
+them (and their gradient) in the user's structure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from ppl.infer.initialization import init_to_uniform
+from ppl.infer.util import ParamInfo, initialize_model
+from ppl.mcmc.adaptation import Adapter, HMCAdaptState, find_reasonable_step_size, warmup_adapter
+from ppl.mcmc.integrators import IntegratorState, value_and_grad, velocity_verlet_step
+from ppl.mcmc.kernels import MCMCKernel, _identity
+from ppl.mcmc.metrics import (
+    BlockLayout,
+    Metric,
+    block_layout,
+    custom_metric,
+    euclidean_kinetic_energy,
+    euclidean_metric,
+)
+from ppl.mcmc.trajectory import MAX_DELTA_ENERGY, build_tree, static_trajectory
+from ppl.mcmc.util import ArgsBinding, uniform_from_key
+
+__all__ = ["HMC", "HMCState", "hmc"]
+
+
+class HMCState(NamedTuple):
+    """The state of the HMC and NUTS kernels.
+
+    Attributes:
+        i: the iteration count (warmup iterations included).
+        z: the latent values, in unconstrained space.
+        z_grad: the gradient of the potential energy at ``z``.
+        potential_energy: the potential energy :math:`U(z)`.
+        energy: the Hamiltonian :math:`U(z) + K(r)` of the last accepted point.
+        r: a momentum to use for the next step, or ``None`` (the usual case)
+            to draw a fresh one at each step.
+        trajectory_length: the integration time of HMC (``None`` for NUTS or
+            when the number of steps is fixed).
+        num_steps: the number of leapfrog steps of the last transition; for
+            NUTS the tree depth is ``floor(log2(num_steps)) + 1``.
+        accept_prob: the acceptance statistic of the last transition.
+        mean_accept_prob: its running mean (restarted after warmup).
+        diverging: whether the last transition diverged.
+        adapt_state: the :class:`~ppl.mcmc.adaptation.HMCAdaptState`.
+        rng_key: the random key for the next transition.
+    """
+
+    i: jax.Array
+    z: Any
+    z_grad: Any
+    potential_energy: jax.Array
+    energy: jax.Array
+    r: Any
+    trajectory_length: Any
+    num_steps: jax.Array
+    accept_prob: jax.Array
+    mean_accept_prob: jax.Array
+    diverging: jax.Array
+    adapt_state: HMCAdaptState
+    rng_key: jax.Array
+
+
+# -- argument checks -----------------------------------------------------------
+
+
+def _is_batched_key(rng_key: Any) -> bool:
+    rng_key = jnp.asarray(rng_key) if not isinstance(rng_key, jax.Array) else rng_key
+    if jnp.issubdtype(rng_key.dtype, jax.dtypes.prng_key):
+        return rng_key.ndim == 1
+    return rng_key.ndim == 2
+
+
+def _as_float_tree(tree: Any) -> Any:
+    # Latent values must be real-valued to be differentiated; Python numbers and
+    # integer arrays are promoted to the default float type.
+    def convert(x: Any) -> jax.Array:
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.result_type(float))
+        return x
+
+    return jax.tree.map(convert, tree)
+
+
+def _describe_shapes(tree: Any) -> str:
+    if isinstance(tree, Mapping):
+        return "{" + ", ".join(f"{k!r}: {tuple(jnp.shape(v))}" for k, v in tree.items()) + "}"
+    return str(jax.tree.map(lambda x: tuple(jnp.shape(x)), tree))
+
+
+def _check_init_params_against_model(init_z: Any, model_z: dict, batched: bool) -> None:
+    if not isinstance(init_z, Mapping):
+        raise ValueError(
+            "init_params for a model must be a dict of unconstrained values keyed by latent "
+            f"site name, got {type(init_z).__name__}"
+        )
+    missing = sorted(set(model_z) - set(init_z))
+    unknown = sorted(set(init_z) - set(model_z))
+    if missing or unknown:
+        raise ValueError(
+            "init_params must give a value for each latent site and nothing else: "
+            + (f"missing {missing}" if missing else "")
+            + ("; " if missing and unknown else "")
+            + (f"not latent sites of the model {unknown}" if unknown else "")
+        )
+    for name, expected in model_z.items():
+        expected_shape = tuple(jnp.shape(expected))
+        got = tuple(jnp.shape(init_z[name]))
+        if got != expected_shape:
+            batch = " (with the leading num_chains dimension)" if batched else ""
+            raise ValueError(
+                f"init_params[{name!r}] has shape {got}, but latent site {name!r} has "
+                f"unconstrained shape {expected_shape}{batch}"
+            )
+
+
+def _normalize_dense_mass(dense_mass: Any) -> bool | list[tuple[str, ...]]:
+    if isinstance(dense_mass, (bool, np.bool_)):
+        return bool(dense_mass)
+    if isinstance(dense_mass, (list, tuple)):
+        blocks = []
+        for block in dense_mass:
+            if not isinstance(block, tuple) or not all(isinstance(n, str) for n in block):
+                raise ValueError(
+                    "dense_mass must be a bool or a list of tuples of site names, e.g. "
+                    f"[('x', 'y')]; got entry {block!r}"
+                )
+            blocks.append(block)
+        return blocks
+    raise ValueError(
+        f"dense_mass must be a bool or a list of tuples of site names, got {dense_mass!r}"
+    )
+
+
+def _check_block(key: tuple[str, ...], block: Any, size: int) -> None:
+    shape = tuple(jnp.shape(block))
+    if shape not in ((size,), (size, size)):
+        raise ValueError(
+            f"inverse_mass_matrix block {key!r} has shape {shape}, but its sites have "
+            f"{size} unconstrained coordinates: expected ({size},) or ({size}, {size})"
+        )
+
+
+def _resolve_layout(
+    z: Any, dense_mass: bool | list, inverse_mass_matrix: Any, structured: bool
+) -> tuple[BlockLayout, Any]:
+    """The mass-matrix layout and the (completed) initial inverse mass matrix."""
+    size = int(ravel_pytree(z)[0].size)
+    if isinstance(inverse_mass_matrix, Mapping):
+        blocks = [tuple(k) if isinstance(k, tuple) else (k,) for k in inverse_mass_matrix]
+        imm = {
+            key: jnp.asarray(v) for key, v in zip(blocks, inverse_mass_matrix.values(), strict=True)
+        }
+        dense = [jnp.ndim(v) == 2 for v in imm.values()]
+    elif isinstance(dense_mass, list) or structured:
+        if not isinstance(z, Mapping):
+            raise ValueError(
+                "dense_mass given as a list of site-name tuples needs init_params that are a "
+                f"dict of sites, got {type(z).__name__}"
+            )
+        if inverse_mass_matrix is not None:
+            # One array given for a model: it spans all sites in sorted order.
+            blocks = [tuple(sorted(z))]
+            imm = {blocks[0]: jnp.asarray(inverse_mass_matrix)}
+            dense = [jnp.ndim(inverse_mass_matrix) == 2]
+        else:
+            if isinstance(dense_mass, bool):
+                dense_mass = [tuple(sorted(z))] if dense_mass else []
+            blocks, imm, dense = list(dense_mass), None, [True] * len(dense_mass)
+    else:
+        if inverse_mass_matrix is not None:
+            imm = jnp.asarray(inverse_mass_matrix)
+            _check_block(("<all latent coordinates>",), imm, size)
+            return block_layout(z, None, imm.ndim == 2), imm
+        return block_layout(z, None, dense_mass), None
+    covered = {name for block in blocks for name in block}
+    remaining = tuple(sorted(set(z) - covered))
+    if remaining:
+        blocks.append(remaining)
+        dense.append(False)
+    layout = block_layout(z, blocks, dense)
+    if imm is not None:
+        for key, idx in zip(layout.keys, layout.indices, strict=True):
+            if key == remaining:
+                imm[key] = jnp.ones(len(idx))
+            _check_block(key, imm[key], len(idx))
+    return layout, imm
+
+
+# -- the transition ------------------------------------------------------------
+
+
+class _Spec(NamedTuple):
+    """Everything static about a sampler for one latent structure."""
+
+    algo: str
+    num_warmup: int
+    layout: BlockLayout
+    unravel: Callable[[jax.Array], Any]
+    make_adapter: Callable[[Callable | None], Adapter]
+    kinetic_fn: Callable | None
+    forward_mode: bool
+    find_heuristic_step_size: bool
+    max_tree_depth: tuple[int, int]
+    fixed_num_steps: int | None
+
+
+def _metric(spec: _Spec) -> Metric:
+    if spec.kinetic_fn is None:
+        return euclidean_metric(spec.layout)
+    return custom_metric(spec.kinetic_fn, spec.layout, spec.unravel)
+
+
+def _adapter(spec: _Spec, potential_vg: Callable, metric: Metric) -> Adapter:
+    find_step_size = None
+    if spec.find_heuristic_step_size:
+
+        def find_step_size(step_size, inverse_mass_matrix, sqrt, z_info, rng_key):
+            return find_reasonable_step_size(
+                potential_vg, metric, step_size, inverse_mass_matrix, sqrt, z_info, rng_key
+            )
+
+    return spec.make_adapter(find_step_size)
+
+
+def _flat_potential(spec: _Spec, potential_fn: Callable) -> Callable:
+    return value_and_grad(lambda x: potential_fn(spec.unravel(x)), spec.forward_mode)
+
+
+def _init_state(
+    spec: _Spec,
+    potential_fn: Callable,
+    z: Any,
+    potential_energy: Any,
+    z_grad: Any,
+    step_size: Any,
+    inverse_mass_matrix: Any,
+    trajectory_length: Any,
+    rng_key: jax.Array,
+) -> HMCState:
+    z_flat, _ = ravel_pytree(z)
+    potential_vg = _flat_potential(spec, potential_fn)
+    if potential_energy is None or z_grad is None:
+        potential_energy, grad_flat = potential_vg(z_flat)
+    else:
+        grad_flat, _ = ravel_pytree(z_grad)
+    metric = _metric(spec)
+    key_hmc, key_adapt, key_momentum = jax.random.split(rng_key, 3)
+    adapt_state = _adapter(spec, potential_vg, metric).init(
+        IntegratorState(z_flat, None, potential_energy, grad_flat),
+        key_adapt,
+        step_size,
+        inverse_mass_matrix,
+    )
+    r = metric.sample_momentum(key_momentum, adapt_state.mass_matrix_sqrt)
+    energy = potential_energy + metric.kinetic_energy(adapt_state.inverse_mass_matrix, r)
+    zero = jnp.zeros((), jnp.int32)
+    float_zero = jnp.zeros((), jnp.result_type(float))
+    return HMCState(
+        i=zero,
+        z=z,
+        z_grad=spec.unravel(grad_flat),
+        potential_energy=jnp.asarray(potential_energy),
+        energy=energy,
+        r=None,
+        trajectory_length=trajectory_length,
+        num_steps=zero,
+        accept_prob=float_zero,
+        mean_accept_prob=float_zero,
+        diverging=jnp.zeros((), bool),
+        adapt_state=adapt_state,
+        rng_key=key_hmc,
+    )
+
+
+def _hmc_transition(
+    spec: _Spec,
+    step_fn: Callable,
+    metric: Metric,
+    inverse_mass_matrix: Any,
+    step_size: jax.Array,
+    trajectory_length: Any,
+    initial: IntegratorState,
+    rng_key: jax.Array,
+) -> tuple[IntegratorState, jax.Array, jax.Array, jax.Array, jax.Array]:
+    if spec.fixed_num_steps is not None:
+        num_steps = jnp.asarray(spec.fixed_num_steps, jnp.int32)
+    elif spec.layout.size == 0:
+        num_steps = jnp.ones((), jnp.int32)
+    else:
+        num_steps = jnp.ceil(trajectory_length / step_size).astype(jnp.int32)
+        # Keep the integration time exactly trajectory_length.
+        step_size = trajectory_length / num_steps
+    proposal = static_trajectory(step_fn, step_size, num_steps, initial)
+    energy_old = initial.potential_energy + metric.kinetic_energy(inverse_mass_matrix, initial.r)
+    energy_new = proposal.potential_energy + metric.kinetic_energy(inverse_mass_matrix, proposal.r)
+    delta = energy_new - energy_old
+    delta = jnp.where(jnp.isnan(delta), jnp.inf, delta)
+    accept_prob = jnp.minimum(1.0, jnp.exp(-delta))
+    accept = uniform_from_key(rng_key) < accept_prob
+    state, energy = jax.tree.map(
+        lambda new, old: jnp.where(accept, new, old),
+        (proposal, energy_new),
+        (initial, energy_old),
+    )
+    return state, energy, num_steps, accept_prob, delta > MAX_DELTA_ENERGY
+
+
+def _nuts_transition(
+    spec: _Spec,
+    step_fn: Callable,
+    metric: Metric,
+    inverse_mass_matrix: Any,
+    step_size: jax.Array,
+    current_depth: jax.Array,
+    initial: IntegratorState,
+    rng_key: jax.Array,
+) -> tuple[IntegratorState, jax.Array, jax.Array, jax.Array, jax.Array]:
+    tree = build_tree(
+        step_fn,
+        metric,
+        inverse_mass_matrix,
+        step_size,
+        initial,
+        rng_key,
+        max_tree_depth=(current_depth, max(spec.max_tree_depth)),
+    )
+    accept_prob = tree.sum_accept_probs / tree.num_proposals
+    state = IntegratorState(tree.z_proposal, initial.r, tree.z_proposal_pe, tree.z_proposal_grad)
+    return state, tree.z_proposal_energy, tree.num_proposals, accept_prob, tree.diverging
+
+
+def _sample_state(spec: _Spec, potential_fn: Callable, state: HMCState) -> HMCState:
+    z_flat, _ = ravel_pytree(state.z)
+    grad_flat, _ = ravel_pytree(state.z_grad)
+    potential_vg = _flat_potential(spec, potential_fn)
+    metric = _metric(spec)
+    adapt_state = state.adapt_state
+    inverse_mass_matrix = adapt_state.inverse_mass_matrix
+    rng_key, key_momentum, key_transition = jax.random.split(state.rng_key, 3)
+    if state.r is None:
+        r = metric.sample_momentum(key_momentum, adapt_state.mass_matrix_sqrt)
+    else:
+        r = ravel_pytree(state.r)[0]
+    initial = IntegratorState(z_flat, r, state.potential_energy, grad_flat)
+
+    def step_fn(step_size: jax.Array, s: IntegratorState) -> IntegratorState:
+        return velocity_verlet_step(
+            potential_vg, metric.velocity, step_size, inverse_mass_matrix, s
+        )
+
+    in_warmup = state.i < spec.num_warmup
+    if spec.algo == "HMC":
+        length = state.trajectory_length
+        transition = _hmc_transition
+    else:
+        warmup_depth, sample_depth = spec.max_tree_depth
+        length = jnp.where(in_warmup, warmup_depth, sample_depth)
+        transition = _nuts_transition
+    new, energy, num_steps, accept_prob, diverging = transition(
+        spec,
+        step_fn,
+        metric,
+        inverse_mass_matrix,
+        adapt_state.step_size,
+        length,
+        initial,
+        key_transition,
+    )
+    if spec.num_warmup > 0:
+        adapter = _adapter(spec, potential_vg, metric)
+        adapt_state = lax.cond(
+            in_warmup,
+            lambda a: adapter.update(state.i, accept_prob, new, a),
+            lambda a: a,
+            adapt_state,
+        )
+    i = state.i + 1
+    # The running mean restarts when sampling starts.
+    n = jnp.where(in_warmup, i, i - spec.num_warmup).astype(accept_prob.dtype)
+    mean_accept_prob = state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n
+    return HMCState(
+        i=i,
+        z=spec.unravel(new.z),
+        z_grad=spec.unravel(new.z_grad),
+        potential_energy=new.potential_energy,
+        energy=energy,
+        r=None if state.r is None else spec.unravel(new.r),
+        trajectory_length=state.trajectory_length,
+        num_steps=num_steps.astype(jnp.int32),
+        accept_prob=accept_prob,
+        mean_accept_prob=mean_accept_prob,
+        diverging=diverging,
+        adapt_state=adapt_state,
+        rng_key=rng_key,
+    )
+
+
+def _structure_key(z: Any) -> tuple:
+    leaves, treedef = jax.tree.flatten(z)
+    return treedef, tuple((tuple(jnp.shape(x)), jnp.result_type(x)) for x in leaves)
+
+
+def _make_spec(
+    kernel_config: dict,
+    algo: str,
+    num_warmup: int,
+    layout: BlockLayout,
+    unravel: Callable,
+    make_adapter: Callable[[Callable | None], Adapter],
+) -> _Spec:
+    max_tree_depth = kernel_config["max_tree_depth"]
+    if not isinstance(max_tree_depth, tuple):
+        max_tree_depth = (max_tree_depth, max_tree_depth)
+    kinetic_fn = kernel_config["kinetic_fn"]
+    return _Spec(
+        algo=algo,
+        num_warmup=int(num_warmup),
+        layout=layout,
+        unravel=unravel,
+        make_adapter=make_adapter,
+        kinetic_fn=None if kinetic_fn in (None, euclidean_kinetic_energy) else kinetic_fn,
+        forward_mode=bool(kernel_config["forward_mode_differentiation"]),
+        find_heuristic_step_size=bool(kernel_config["find_heuristic_step_size"]),
+        max_tree_depth=tuple(int(d) for d in max_tree_depth),
+        fixed_num_steps=kernel_config["num_steps"],
+    )
+
+
+def _check_scalar_potential(potential_fn: Callable, z: Any) -> None:
+    try:
+        out = jax.eval_shape(potential_fn, z)
+    except Exception as error:
+        raise ValueError(
+            f"potential_fn failed on init_params with shapes {_describe_shapes(z)}: {error}"
+        ) from error
+    if tuple(getattr(out, "shape", ())) != ():
+        raise ValueError(
+            f"potential_fn must return a scalar, but returned shape {tuple(out.shape)} for "
+            f"init_params with shapes {_describe_shapes(z)}; check the shapes of init_params"
+        )
+
+
+# -- the kernel class ------------------------------------------------------------
+
+
+def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, (jax.Array, np.ndarray)) and np.ndim(value) == 0:
+        value = float(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+class HMC(MCMCKernel):
+    """Hamiltonian Monte Carlo with a fixed trajectory length (or number of steps),
+    adapting the step size and mass matrix during warmup.
+
+    Args:
+        model: a model built from ppl primitives; the potential energy is derived
+            from it. Exactly one of ``model`` and ``potential_fn`` is required.
+        potential_fn: the potential energy :math:`U(z)` (negative log density)
+            of latent values ``z`` of any pytree type; ``init_params`` of the
+            same type must then be given to :meth:`init`/:meth:`MCMC.run`.
+        kinetic_fn: ``kinetic_fn(inverse_mass_matrix, r)``; defaults to the
+            Euclidean :func:`~ppl.mcmc.metrics.euclidean_kinetic_energy`.
+        step_size: the initial leapfrog step size.
+        inverse_mass_matrix: the initial inverse mass matrix: a 1-d (diagonal)
+            or 2-d (dense) array over the raveled latent values, or a dict
+            ``{(site, ...): block}`` of a block-diagonal matrix. Defaults to
+            the identity.
+        adapt_step_size: adapt the step size by dual averaging during warmup.
+        adapt_mass_matrix: adapt the mass matrix (Welford covariance) during warmup.
+        dense_mass: ``False`` for a diagonal mass matrix, ``True`` for a dense one,
+            or a list of tuples of site names, each a dense block (sites not
+            listed share one diagonal block), e.g. ``[("x", "y")]``.
+        target_accept_prob: the acceptance statistic step-size adaptation aims at.
+        num_steps: a fixed number of leapfrog steps per transition; when given,
+            ``trajectory_length`` is ignored.
+        trajectory_length: the integration time :math:`\\epsilon L` of each
+            transition (the number of steps is
+            :math:`\\lceil \\text{trajectory\\_length} / \\epsilon \\rceil`).
+        init_strategy: the initialization strategy for a ``model``.
+        find_heuristic_step_size: rescale the step size by doubling/halving
+            at the start of each adaptation window.
+        forward_mode_differentiation: differentiate the potential in forward mode.
+        regularize_mass_matrix: shrink the covariance estimate (Stan's rule).
+    """
+
+    _algo = "HMC"
+
+    def __init__(
+        self,
+        model: Callable | None = None,
+        potential_fn: Callable | None = None,
+        kinetic_fn: Callable | None = None,
+        step_size: float = 1.0,
+        inverse_mass_matrix: Any = None,
+        adapt_step_size: bool = True,
+        adapt_mass_matrix: bool = True,
+        dense_mass: bool | list = False,
+        target_accept_prob: float = 0.8,
+        num_steps: int | None = None,
+        trajectory_length: float | None = 2 * math.pi,
+        init_strategy: Callable = init_to_uniform,
+        find_heuristic_step_size: bool = False,
+        forward_mode_differentiation: bool = False,
+        regularize_mass_matrix: bool = True,
+    ) -> None:
+        if not (model is None) ^ (potential_fn is None):
+            raise ValueError("Only one of `model` or `potential_fn` must be specified.")
+        for name, fn in (("model", model), ("potential_fn", potential_fn)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        if kinetic_fn is not None and not callable(kinetic_fn):
+            raise TypeError(f"kinetic_fn must be callable, got {type(kinetic_fn).__name__}")
+        _check_positive("step_size", step_size)
+        if not 0.0 < float(target_accept_prob) < 1.0:
+            raise ValueError(f"target_accept_prob must lie in (0, 1), got {target_accept_prob!r}")
+        if num_steps is not None and (
+            not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool)
+        ):
+            raise ValueError(f"num_steps must be a positive integer or None, got {num_steps!r}")
+        if num_steps is not None and num_steps < 1:
+            raise ValueError(f"num_steps must be a positive integer or None, got {num_steps!r}")
+        _check_positive("trajectory_length", trajectory_length, allow_none=True)
+        if self._algo == "HMC" and num_steps is None and trajectory_length is None:
+            raise ValueError("HMC needs a trajectory_length or a num_steps; both are None")
+        self._model = model
+        self._potential_fn = potential_fn
+        self._kinetic_fn = kinetic_fn if kinetic_fn is not None else euclidean_kinetic_energy
+        self._step_size = float(step_size) if isinstance(step_size, int) else step_size
+        self._inverse_mass_matrix = inverse_mass_matrix
+        self._adapt_step_size = adapt_step_size
+        self._adapt_mass_matrix = adapt_mass_matrix
+        self._dense_mass = _normalize_dense_mass(dense_mass)
+        self._target_accept_prob = target_accept_prob
+        self._num_steps = None if num_steps is None else int(num_steps)
+        self._trajectory_length = (
+            None if num_steps is not None or trajectory_length is None else float(trajectory_length)
+        )
+        self._max_tree_depth: int | tuple[int, int] = 10
+        self._init_strategy = init_strategy
+        self._find_heuristic_step_size = find_heuristic_step_size
+        self._forward_mode_differentiation = forward_mode_differentiation
+        self._regularize_mass_matrix = regularize_mass_matrix
+        # Built by init; kept across runs with the same latent structure so that
+        # compiled functions are reused.
+        self._potential_fn_gen: Callable | None = None
+        self._postprocess_fn: Callable | None = None
+        self._spec: _Spec | None = None
+        self._spec_key: tuple | None = None
+        self._init_fns: dict = {}
+        self._sample_fn: Callable | None = None
+
+    # -- configuration -----------------------------------------------------
+
+    @property
+    def model(self) -> Callable | None:
+        """The model, or ``None`` when a ``potential_fn`` was given."""
+        return self._model
+
+    @property
+    def sample_field(self) -> str:
+        return "z"
+
+    @property
+    def default_fields(self) -> tuple[str, ...]:
+        return ("z", "diverging")
+
+    def get_diagnostics_str(self, state: HMCState) -> str:
+        return (
+            f"{int(state.num_steps)} steps of size {float(state.adapt_state.step_size):.2e}. "
+            f"acc. prob={float(state.mean_accept_prob):.2f}"
+        )
+
+    def _config(self) -> dict:
+        return {
+            "kinetic_fn": self._kinetic_fn,
+            "forward_mode_differentiation": self._forward_mode_differentiation,
+            "find_heuristic_step_size": self._find_heuristic_step_size,
+            "max_tree_depth": self._max_tree_depth,
+            "num_steps": self._num_steps if self._algo == "HMC" else None,
+        }
+
+    def _build_adapter(
+        self,
+        num_warmup: int,
+        layout: BlockLayout,
+        find_reasonable_step_size: Callable | None,
+    ) -> Adapter:
+        """The warmup adaptation scheme; override to plug in another one.
+
+        Args:
+            num_warmup: the number of warmup iterations.
+            layout: the mass-matrix layout.
+            find_reasonable_step_size: the step-size heuristic, or ``None``
+                when ``find_heuristic_step_size=False``.
+        """
+        return warmup_adapter(
+            num_warmup,
+            layout,
+            find_reasonable_step_size=find_reasonable_step_size,
+            adapt_step_size=self._adapt_step_size,
+            adapt_mass_matrix=self._adapt_mass_matrix,
+            target_accept_prob=self._target_accept_prob,
+            regularize_mass_matrix=self._regularize_mass_matrix,
+        )
+
+    # -- init / sample -----------------------------------------------------
+
+    def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
+        if self._potential_fn is not None:
+            return self._potential_fn
+        if self._potential_fn_gen is None:
+            raise RuntimeError("the kernel is not initialized: call init() first")
+        return self._potential_fn_gen(*model_args, **model_kwargs)
+
+    def _init_model(
+        self,
+        rng_key: jax.Array,
+        init_params: Any,
+        model_args: tuple,
+        model_kwargs: dict,
+        batched: bool,
+    ) -> Any:
+        def initialize(key: jax.Array) -> Any:
+            return initialize_model(
+                key,
+                self._model,
+                init_strategy=self._init_strategy,
+                dynamic_args=True,
+                model_args=model_args,
+                model_kwargs=model_kwargs,
+                forward_mode_differentiation=self._forward_mode_differentiation,
+            )
+
+        if batched:
+            # One eager search per chain is cheaper than compiling a batched search.
+            infos = [initialize(key) for key in rng_key]
+            model_info = infos[-1]
+            param_info = ParamInfo(
+                *jax.tree.map(lambda *xs: jnp.stack(xs), *[i.param_info for i in infos])
+            )
+            model_info = model_info._replace(param_info=param_info)
+        else:
+            model_info = initialize(rng_key)
+        self._potential_fn_gen = model_info.potential_fn
+        self._postprocess_fn = model_info.postprocess_fn
+        if init_params is None:
+            return model_info.param_info
+        init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
+        model_z = model_info.param_info.z
+        if batched:
+            model_z = jax.tree.map(lambda x: x[0], model_z)
+            init_z = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_z)
+        _check_init_params_against_model(_as_float_tree(init_z), model_z, batched)
+        return init_params
+
+    def _prepare(self, num_warmup: int, z_single: Any, structured: bool) -> tuple[_Spec, Any]:
+        layout, inverse_mass_matrix = _resolve_layout(
+            z_single, self._dense_mass, self._inverse_mass_matrix, structured
+        )
+        key = (int(num_warmup), _structure_key(z_single), structured)
+        if self._spec is None or self._spec_key != key:
+            _, unravel = ravel_pytree(z_single)
+            self._spec = _make_spec(
+                self._config(),
+                self._algo,
+                num_warmup,
+                layout,
+                unravel,
+                lambda find: self._build_adapter(int(num_warmup), layout, find),
+            )
+            self._spec_key = key
+            self._init_fns = {}
+        self._sample_fn = self._sample_any
+        return self._spec, inverse_mass_matrix
+
+    def init(
+        self,
+        rng_key: jax.Array,
+        num_warmup: int,
+        init_params: Any = None,
+        model_args: tuple = (),
+        model_kwargs: dict | None = None,
+    ) -> HMCState:
+        """The initial :class:`HMCState` (a batch of states for a batch of keys).
+
+        Args:
+            rng_key: a key, or a batch of keys (then ``init_params``, if given,
+                has a leading batch dimension).
+            num_warmup: the number of warmup (adaptation) iterations.
+            init_params: initial unconstrained values; required with
+                ``potential_fn``. A :class:`~ppl.infer.util.ParamInfo` is accepted.
+            model_args: positional arguments of the model.
+            model_kwargs: keyword arguments of the model.
+        """
+        model_kwargs = {} if model_kwargs is None else model_kwargs
+        if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
+            raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
+        batched = _is_batched_key(rng_key)
+        if batched:
+            keys = jax.vmap(jax.random.split)(rng_key)
+            rng_key, key_model = keys[:, 0], keys[:, 1]
+        else:
+            rng_key, key_model = jax.random.split(rng_key)
+        if self._model is not None:
+            init_params = self._init_model(
+                key_model, init_params, model_args, model_kwargs, batched
+            )
+        elif init_params is None:
+            raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
+
+        if isinstance(init_params, ParamInfo):
+            z, potential_energy, z_grad = init_params
+        else:
+            z, potential_energy, z_grad = init_params, None, None
+        z = _as_float_tree(z)
+        if batched:
+            num = rng_key.shape[0]
+            for leaf in jax.tree.leaves(z):
+                if jnp.ndim(leaf) == 0 or jnp.shape(leaf)[0] != num:
+                    raise ValueError(
+                        f"with a batch of {num} keys, every leaf of init_params needs a leading "
+                        f"dimension of {num}; got shapes {_describe_shapes(z)}"
+                    )
+        z_single = jax.tree.map(lambda x: x[0], z) if batched else z
+        if not jax.tree.leaves(z_single):
+            raise ValueError("init_params has no latent values to sample")
+        spec, inverse_mass_matrix = self._prepare(num_warmup, z_single, self._model is not None)
+        uses_args = self._potential_fn is None
+        binding = ArgsBinding(model_args, model_kwargs) if uses_args else ArgsBinding((), {})
+        init_fn = self._jitted_init(spec, binding, z_single)
+        if batched:
+            init_fn = jax.vmap(init_fn, in_axes=(None, 0, 0, 0, None, None, None, 0))
+        step_size = jnp.asarray(self._step_size, jnp.result_type(float))
+        length = (
+            None
+            if self._trajectory_length is None
+            else jnp.asarray(self._trajectory_length, jnp.result_type(float))
+        )
+        return init_fn(
+            binding.dynamic,
+            z,
+            potential_energy,
+            z_grad,
+            step_size,
+            inverse_mass_matrix,
+            length,
+            rng_key,
+        )
+
+    def _jitted_init(self, spec: _Spec, binding: ArgsBinding, z_single: Any) -> Callable:
+        """The compiled initial-state function, cached per latent structure and
+        static model arguments (so that re-running compiles nothing)."""
+        key = binding.cache_key(traced=True)
+        init_fn = self._init_fns.get(key) if key is not None else None
+        if init_fn is not None:
+            return init_fn
+        _check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+
+        def init_one(dynamic, z, potential_energy, z_grad, step_size, imm, length, rng_key):
+            potential_fn = self._potential_for(*binding.rebuild(dynamic))
+            return _init_state(
+                spec, potential_fn, z, potential_energy, z_grad, step_size, imm, length, rng_key
+            )
+
+        init_fn = jax.jit(init_one)
+        if key is not None:
+            self._init_fns[key] = init_fn
+        return init_fn
+
+    def _sample_any(self, state: HMCState, model_args: tuple, model_kwargs: dict) -> HMCState:
+        potential_fn = self._potential_for(model_args, model_kwargs)
+        if jnp.ndim(state.i) == 1:
+            # A batch of chains (vectorized): the state carries a leading chain axis.
+            return jax.vmap(lambda s: _sample_state(self._spec, potential_fn, s))(state)
+        return _sample_state(self._spec, potential_fn, state)
+
+    def sample(self, state: HMCState, model_args: tuple, model_kwargs: dict) -> HMCState:
+        """One transition from ``state`` (a batch of states is sampled chain-wise)."""
+        if self._sample_fn is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.sample() needs the kernel to be initialized: call init() "
+                "(MCMC.run does)"
+            )
+        return self._sample_fn(state, model_args, model_kwargs or {})
+
+    def postprocess_fn(self, args: tuple, kwargs: dict) -> Callable:
+        """Constrain unconstrained samples and add deterministic sites (models only)."""
+        if self._postprocess_fn is None:
+            return _identity
+        return self._postprocess_fn(*args, **(kwargs or {}))
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in ("_sample_fn", "_postprocess_fn", "_potential_fn_gen", "_spec", "_spec_key"):
+            state[name] = None
+        state["_init_fns"] = {}
+        return state
+
+
+def hmc(
+    potential_fn: Callable | None = None,
+    potential_fn_gen: Callable | None = None,
+    kinetic_fn: Callable | None = None,
+    algo: str = "NUTS",
+) -> tuple[Callable[..., HMCState], Callable[..., HMCState]]:
+    """The functional interface: ``(init_kernel, sample_kernel)`` for HMC or NUTS.
+
+    Args:
+        potential_fn: the potential energy of latent values.
+        potential_fn_gen: alternatively, ``potential_fn_gen(*model_args, **model_kwargs)``
+            returning the potential energy for given model arguments.
+        kinetic_fn: the kinetic energy ``kinetic_fn(inverse_mass_matrix, r)``.
+        algo: ``"HMC"`` (fixed trajectory length) or ``"NUTS"``.
+
+    Returns:
+        ``init_kernel(init_params, num_warmup, *, step_size=1.0, inverse_mass_matrix=None,
+        adapt_step_size=True, adapt_mass_matrix=True, dense_mass=False,
+        target_accept_prob=0.8, num_steps=None, trajectory_length=2*pi, max_tree_depth=10,
+        find_heuristic_step_size=False, forward_mode_differentiation=False,
+        regularize_mass_matrix=True, model_args=(), model_kwargs=None, rng_key=None)`` and
+        ``sample_kernel(state, model_args=(), model_kwargs=None)``.
+    """
+    if algo not in ("HMC", "NUTS"):
+        raise ValueError(f"algo must be 'HMC' or 'NUTS', got {algo!r}")
+    if (potential_fn is None) == (potential_fn_gen is None):
+        raise ValueError("Exactly one of `potential_fn` or `potential_fn_gen` must be provided.")
+    kernel: HMC | None = None
+
+    def init_kernel(
+        init_params: Any,
+        num_warmup: int,
+        *,
+        step_size: float = 1.0,
+        inverse_mass_matrix: Any = None,
+        adapt_step_size: bool = True,
+        adapt_mass_matrix: bool = True,
+        dense_mass: bool | list = False,
+        target_accept_prob: float = 0.8,
+        num_steps: int | None = None,
+        trajectory_length: float | None = 2 * math.pi,
+        max_tree_depth: int | tuple[int, int] = 10,
+        find_heuristic_step_size: bool = False,
+        forward_mode_differentiation: bool = False,
+        regularize_mass_matrix: bool = True,
+        model_args: tuple = (),
+        model_kwargs: dict | None = None,
+        rng_key: jax.Array | None = None,
+    ) -> HMCState:
+        nonlocal kernel
+        from ppl.mcmc.nuts import NUTS
+
+        options = (
+            {"num_steps": num_steps, "trajectory_length": trajectory_length}
+            if algo == "HMC"
+            else {"max_tree_depth": max_tree_depth}
+        )
+        kernel = (HMC if algo == "HMC" else NUTS)(
+            # With potential_fn_gen the kernel is built around it, then switched over.
+            potential_fn=potential_fn if potential_fn is not None else potential_fn_gen,
+            kinetic_fn=kinetic_fn,
+            step_size=step_size,
+            inverse_mass_matrix=inverse_mass_matrix,
+            adapt_step_size=adapt_step_size,
+            adapt_mass_matrix=adapt_mass_matrix,
+            dense_mass=dense_mass,
+            target_accept_prob=target_accept_prob,
+            find_heuristic_step_size=find_heuristic_step_size,
+            forward_mode_differentiation=forward_mode_differentiation,
+            regularize_mass_matrix=regularize_mass_matrix,
+            **options,
+        )
+        if potential_fn_gen is not None:
+            kernel._potential_fn = None
+            kernel._potential_fn_gen = potential_fn_gen
+        if rng_key is None:
+            rng_key = jax.random.PRNGKey(0)
+        return kernel.init(rng_key, num_warmup, init_params, model_args, model_kwargs or {})
+
+    def sample_kernel(
+        hmc_state: HMCState, model_args: tuple = (), model_kwargs: dict | None = None
+    ) -> HMCState:
+        if kernel is None:
+            raise RuntimeError("call init_kernel before sample_kernel")
+        return kernel.sample(hmc_state, model_args, model_kwargs or {})
+
+    return init_kernel, sample_kernel

@@ -1,0 +1,78 @@
+"""Small helpers shared by the kernels and the driver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+__all__ = ["ArgsBinding", "same_arrays", "uniform_from_key"]
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray))
+
+
+class ArgsBinding:
+    """Model arguments split into array leaves and everything else.
+
+    Array leaves can be passed to a compiled function as (traced) arguments,
+    or baked in as constants; the other leaves (numbers, strings, ``None``,
+    callables) are always static, since models may use them for shapes or
+    control flow.
+    """
+
+    def __init__(self, args: tuple, kwargs: dict) -> None:
+        leaves, self.treedef = jax.tree.flatten((tuple(args), dict(kwargs)))
+        self.is_dynamic = tuple(_is_array(leaf) for leaf in leaves)
+        self.dynamic = [leaf for leaf, d in zip(leaves, self.is_dynamic, strict=True) if d]
+        self.static = tuple(leaf for leaf, d in zip(leaves, self.is_dynamic, strict=True) if not d)
+
+    def rebuild(self, dynamic: list[Any]) -> tuple[tuple, dict]:
+        """``(args, kwargs)`` with the array leaves taken from ``dynamic``."""
+        arrays = iter(dynamic)
+        static = iter(self.static)
+        leaves = [next(arrays) if d else next(static) for d in self.is_dynamic]
+        return jax.tree.unflatten(self.treedef, leaves)
+
+    def cache_key(self, traced: bool) -> tuple | None:
+        """A hashable description, or ``None`` when a static leaf is unhashable.
+
+        Arrays count by shape and dtype when they are traced, by identity when
+        they are baked in as constants.
+        """
+        if traced:
+            arrays: tuple = tuple((np.shape(x), str(x.dtype)) for x in self.dynamic)
+        else:
+            arrays = tuple(id(x) for x in self.dynamic)
+        key = (self.treedef, self.is_dynamic, self.static, arrays)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+
+def same_arrays(a: ArgsBinding, b: ArgsBinding) -> bool:
+    """Whether two bindings hold the very same array objects."""
+    return len(a.dynamic) == len(b.dynamic) and all(
+        x is y for x, y in zip(a.dynamic, b.dynamic, strict=True)
+    )
+
+
+def uniform_from_key(rng_key: jax.Array) -> jax.Array:
+    """A uniform number in ``[0, 1)`` made from the bits of a key itself.
+
+    Keys are outputs of the counter-based generator, so their bits are as
+    random as those ``jax.random.uniform`` would draw from them; reading them
+    directly saves one generator call, which keeps compiled loops small.
+    """
+    if jnp.issubdtype(rng_key.dtype, jax.dtypes.prng_key):
+        rng_key = jax.random.key_data(rng_key)
+    bits = jnp.ravel(rng_key)[0].astype(jnp.uint32)
+    # 23 random mantissa bits under exponent 0 give a float in [1, 2).
+    one_to_two = lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
+    return one_to_two - 1.0
