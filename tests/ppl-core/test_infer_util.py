@@ -191,6 +191,7 @@ def test_prior_predictive_moments(dist):
     assert abs(float(draws["y"].var()) - 5.0) < 0.5
 
 
+@pytest.mark.slow
 def test_posterior_predictive_uses_samples_and_return_sites(dist):
     model = positive_model(dist)
     samples = {"rate": jnp.full(50, 1e4), "mu": jnp.linspace(-1, 1, 50)}

@@ -67,6 +67,7 @@ def test_hmc_recovers_conjugate_posterior(normal_normal, gaussian_moments, optio
         np.testing.assert_allclose(mcmc.last_state.trajectory_length, 1.2)
 
 
+@pytest.mark.slow
 def test_dense_mass_recovers_correlated_gaussian_and_beats_diagonal():
     # A 20-d Gaussian with correlations and scales spanning two orders of magnitude.
     rng = np.random.default_rng(1)
@@ -106,6 +107,7 @@ def test_dense_mass_recovers_correlated_gaussian_and_beats_diagonal():
     assert runs[False].last_state.adapt_state.inverse_mass_matrix.shape == (20,)
 
 
+@pytest.mark.slow
 def test_step_size_adaptation_reaches_target_accept_prob():
     scales = jnp.array([0.5, 1.0, 2.0, 4.0, 8.0])
     sampling = {}
@@ -135,6 +137,7 @@ def test_step_size_adaptation_reaches_target_accept_prob():
     assert sampling[0.9] > sampling[0.6]
 
 
+@pytest.mark.slow
 def test_block_mass_matrix_structure_and_estimate():
     # x (2-d) and y are correlated with each other; w is independent with scales 3.
     cov_xy = np.array([[1.0, 0.8, 0.5], [0.8, 1.0, 0.3], [0.5, 0.3, 1.0]])

@@ -43,6 +43,7 @@ def init_for(num_chains):
     return {"mu": jnp.zeros(num_chains) if num_chains > 1 else jnp.zeros(())}
 
 
+@pytest.mark.slow
 def test_chain_methods_agree(kernel, normal_normal, gaussian_moments, capsys):
     runs = {}
     for method in ("sequential", "vectorized", jax.vmap):
@@ -102,6 +103,7 @@ _PARALLEL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_parallel_chains_shard_over_host_devices(kernel, normal_normal, gaussian_moments):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     result = subprocess.run(
@@ -127,6 +129,7 @@ def test_parallel_chains_shard_over_host_devices(kernel, normal_normal, gaussian
     np.testing.assert_allclose(parallel[:, :5], sequential[:, :5], rtol=0.05, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_rerun_reuses_compilation_and_continues_from_last_state(normal_normal, compile_counter):
     traces = []
     base = conjugate_potential(normal_normal["y"])
@@ -182,6 +185,7 @@ def test_warmup_then_run(kernel):
     assert mcmc.get_samples()["mu"].shape == (0,)
 
 
+@pytest.mark.slow
 def test_thinning_keeps_every_kth_draw_ending_with_the_last(kernel):
     full = make_mcmc(kernel, num_samples=12)
     full.run(jax.random.PRNGKey(5), init_params=init_for(1))
@@ -192,6 +196,7 @@ def test_thinning_keeps_every_kth_draw_ending_with_the_last(kernel):
     np.testing.assert_allclose(thinned.last_state.z["mu"], full.last_state.z["mu"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_extra_fields_dotted_names_and_excluded_sites():
     def potential(z):
         return 0.5 * jnp.sum(z["a"] ** 2) + 0.5 * z["b"] ** 2
@@ -299,6 +304,7 @@ def _standard_normal(z):
     return 0.5 * jnp.sum(z**2)
 
 
+@pytest.mark.slow
 def test_pickled_mcmc_keeps_results_and_can_continue():
     mcmc = MCMC(
         NUTS(potential_fn=_standard_normal), num_warmup=50, num_samples=50, progress_bar=False

@@ -43,6 +43,7 @@ def grid_posterior(data):
     return {"mu": moments(m), "sigma": moments(s), "mu_plus_sigma": moments(m + s)}
 
 
+@pytest.mark.slow
 def test_nuts_on_a_model(data, grid_posterior, gaussian_moments, capsys):
     mcmc = MCMC(
         NUTS(location_scale_model),
@@ -133,6 +134,7 @@ def test_discrete_latent_sites_are_refused_with_the_kernels_that_handle_them():
         mcmc.run(jax.random.PRNGKey(0))
 
 
+@pytest.mark.slow
 def test_jit_model_args_reuses_the_compiled_loop_for_new_data(compile_counter):
     rng = np.random.default_rng(1)
     kernel = NUTS(location_scale_model)

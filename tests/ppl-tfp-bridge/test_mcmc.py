@@ -68,6 +68,7 @@ def run(kernel, num_warmup, num_samples, **kwargs):
     return mcmc.get_samples(group_by_chain=True)
 
 
+@pytest.mark.slow
 def test_ppl_nuts_on_the_mixed_model():
     check_posterior(run(NUTS(model), 300, 800), min_ess=200)
 

@@ -70,6 +70,7 @@ def test_auto_normal_recovers_the_exact_posterior(normal):
     assert float(guide.median(params)["mu"]) == pytest.approx(mean, abs=0.02)
 
 
+@pytest.mark.slow
 def test_auto_multivariate_normal_recovers_mean_and_covariance():
     guide = AutoMultivariateNormal(regression)
     params = fit(guide, regression, X, Y)
@@ -88,6 +89,7 @@ def test_auto_multivariate_normal_recovers_mean_and_covariance():
     )
 
 
+@pytest.mark.slow
 def test_laplace_matches_the_exact_gaussian_posterior():
     guide = AutoLaplaceApproximation(regression)
     svi = SVI(regression, guide, Minimize(), Trace_ELBO())
@@ -103,6 +105,7 @@ def test_laplace_matches_the_exact_gaussian_posterior():
     assert float(jnp.mean(draws["b"])) == pytest.approx(mean[1], abs=0.02)
 
 
+@pytest.mark.slow
 def test_laplace_matches_the_analytic_laplace_approximation_in_unconstrained_space():
     data = np.array([0.8, -1.3, 2.1, 0.4])
     n, total = len(data), float(np.sum(data**2))
@@ -135,6 +138,7 @@ def test_laplace_matches_the_analytic_laplace_approximation_in_unconstrained_spa
     assert float(guide.median(params)["sigma"]) == pytest.approx(np.exp(u_map), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_auto_delta_finds_the_map():
     k, n, a, b = 7, 10, 2.0, 3.0
 
@@ -152,6 +156,7 @@ def test_auto_delta_finds_the_map():
     np.testing.assert_allclose(draws["p"], float(params["p_auto_loc"]), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_low_rank_and_diagonal_posteriors_are_consistent():
     model = regression
     for guide in (AutoLowRankMultivariateNormal(model, rank=1), AutoDiagonalNormal(model)):
@@ -193,6 +198,7 @@ def test_auto_normal_transforms_constrained_sites():
     assert float(jnp.mean(jnp.log(draws["s"]))) == pytest.approx(0.4, abs=0.01)
 
 
+@pytest.mark.slow
 def test_auto_normal_with_subsampling_learns_local_posteriors():
     data = jnp.linspace(-2.0, 2.0, 10)
 
@@ -220,6 +226,7 @@ def test_auto_guide_list_combines_parts():
     assert draws["a"].shape == draws["b"].shape == (5,)
 
 
+@pytest.mark.slow
 def test_batched_multivariate_normal_pairs_each_batch_entry():
     def model():
         with ppl.plate("B", 3):
@@ -250,6 +257,7 @@ def test_batched_multivariate_normal_pairs_each_batch_entry():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("guide_class", [AutoIAFNormal, AutoBNAFNormal])
 def test_flow_guides_density_and_training(guide_class):
     options = {"hidden_factors": [4, 4]} if guide_class is AutoBNAFNormal else {}

@@ -41,6 +41,7 @@ def test_autoregressive_nn_outputs_depend_only_on_earlier_inputs(permutation, sk
     assert np.any(np.asarray(jacobian)[allowed] != 0.0)
 
 
+@pytest.mark.slow
 def test_autoregressive_nn_param_dims():
     x = jnp.ones((5, DIM))
     assert bind(AutoregressiveNN(DIM, [6], param_dims=[1]))(x).shape == (5, DIM)
@@ -80,6 +81,7 @@ def test_iaf_log_det_inverse_and_autoregressive_jacobian():
     assert transform.log_abs_det_jacobian(batch, transform(batch)).shape == (3,)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("residual", [None, "normal", "gated"])
 def test_bnaf_is_monotone_autoregressive_with_exact_log_det(residual):
     network = bind(BlockNeuralAutoregressiveNN(DIM, [3, 2], residual=residual))

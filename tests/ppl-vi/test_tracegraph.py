@@ -98,6 +98,7 @@ def test_loss_value_is_the_elbo():
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_decaying_average_baseline_lowers_variance():
     lp0, lp1 = joint_log_probs()
     q1 = jax.nn.sigmoid(PARAMS["logits"])

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.example_libraries import stax
 
 import ppl
@@ -41,6 +42,7 @@ def guide(x):
         ppl.sample("z", dist.Normal(loc, scale).to_event(1))
 
 
+@pytest.mark.slow
 def test_vae_beats_the_best_factorized_model():
     x = synthetic_data()
     # The negative log likelihood of the best model with independent pixels: a VAE whose

@@ -37,6 +37,13 @@ def _is_array(x: Any) -> bool:
     )
 
 
+def _family_name(fn: Any) -> str:
+    """The distribution's own name, looking through the wrappers that plates add."""
+    while type(fn).__name__ in ("ExpandedDistribution", "Independent") and hasattr(fn, "base_dist"):
+        fn = fn.base_dist
+    return type(fn).__name__
+
+
 def _jaxpr_dependencies(jaxpr: Any, num_inputs_by_site: list[tuple[str, int]]) -> list[set]:
     """For each jaxpr output, the set of site names whose input values it depends on."""
     depends: dict[Any, set] = {}
@@ -137,7 +144,7 @@ def get_model_relations(
             if kinds[name] != "param"
         },
         "sample_dist": {
-            name: type(site["fn"]).__name__
+            name: _family_name(site["fn"])
             for name, site in sites.items()
             if site["type"] == "sample"
         },
