@@ -812,6 +812,26 @@ class _PositiveSemiDefinite(_SingletonConstraint):
 # -- concatenation -----------------------------------------------------------------
 
 
+def _concatenation_arguments(
+    owner: str, parts: Any, part_type: type, dim: Any, lengths: Any
+) -> tuple[list, tuple[int, ...]]:
+    """Check the arguments shared by ``cat`` and ``CatTransform``: the parts, one
+    nonnegative length per part (default 1 each) and an integer ``dim``."""
+    parts = list(parts)
+    kind = part_type.__name__
+    if not parts or not all(isinstance(part, part_type) for part in parts):
+        raise TypeError(f"{owner}: expects a non-empty sequence of {kind}s, got {parts!r}")
+    lengths = [1] * len(parts) if lengths is None else [int(n) for n in lengths]
+    if len(lengths) != len(parts) or any(n < 0 for n in lengths):
+        raise ValueError(
+            f"{owner}: lengths must hold one nonnegative size per {kind.lower()} "
+            f"({len(parts)}), got {lengths!r}"
+        )
+    if not isinstance(dim, int):
+        raise TypeError(f"{owner}: dim must be an int, got {dim!r}")
+    return parts, tuple(lengths)
+
+
 class _Cat(Constraint):
     """Pieces of an array along ``dim``, each satisfying its own constraint.
 
@@ -836,22 +856,10 @@ class _Cat(Constraint):
         # ``axis`` is accepted as a JAX-style alias of ``dim``.
         if axis is not None:
             dim = axis
-        cseq = list(cseq)
-        if not cseq or not all(isinstance(c, Constraint) for c in cseq):
-            raise TypeError(f"cat: cseq must be a non-empty sequence of Constraints, got {cseq!r}")
-        if lengths is None:
-            lengths = [1] * len(cseq)
-        lengths = [int(n) for n in lengths]
-        if len(lengths) != len(cseq) or any(n < 0 for n in lengths):
-            raise ValueError(
-                f"cat: lengths must hold one nonnegative size per constraint ({len(cseq)}), "
-                f"got {lengths!r}"
-            )
-        if not isinstance(dim, int):
-            raise TypeError(f"cat: dim must be an int, got {dim!r}")
+        cseq, lengths = _concatenation_arguments("cat", cseq, Constraint, dim, lengths)
         self.cseq = cseq
         self.dim = dim
-        self.lengths = tuple(lengths)
+        self.lengths = lengths
 
     @property
     def axis(self) -> int:

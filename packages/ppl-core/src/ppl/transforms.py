@@ -714,24 +714,12 @@ class CatTransform(Transform):
     ) -> None:
         if axis is not None:
             dim = axis
-        tseq = list(tseq)
-        if not tseq or not all(isinstance(t, Transform) for t in tseq):
-            raise TypeError(
-                f"CatTransform: tseq must be a non-empty sequence of Transforms, got {tseq!r}"
-            )
-        if lengths is None:
-            lengths = [1] * len(tseq)
-        lengths = [int(n) for n in lengths]
-        if len(lengths) != len(tseq) or any(n < 0 for n in lengths):
-            raise ValueError(
-                f"CatTransform: lengths must hold one nonnegative size per transform "
-                f"({len(tseq)}), got {lengths!r}"
-            )
-        if not isinstance(dim, int):
-            raise TypeError(f"CatTransform: dim must be an int, got {dim!r}")
+        tseq, lengths = constraints._concatenation_arguments(
+            "CatTransform", tseq, Transform, dim, lengths
+        )
         self.transforms = tseq
         self.dim = dim
-        self.lengths = tuple(lengths)
+        self.lengths = lengths
 
     @property
     def axis(self) -> int:
