@@ -166,7 +166,7 @@ class SVI:
 
         Args:
             rng_key: a random key.
-            *args, **kwargs: the model's and guide's arguments.
+            args, kwargs: the model's and guide's arguments.
             init_params: constrained initial values for param sites, replacing
                 the ``init_value`` of their ``param`` statements.
         """
@@ -375,7 +375,7 @@ class SVI:
         Args:
             rng_key: a random key (for :meth:`init`, unless ``init_state`` is given).
             num_steps: the number of steps.
-            *args, **kwargs: the model's and guide's arguments.
+            args, kwargs: the model's and guide's arguments.
             progress_bar: show a progress bar.
             stable_update: use :meth:`stable_update`: steps with a non-finite
                 loss or gradient are skipped (and warned about).

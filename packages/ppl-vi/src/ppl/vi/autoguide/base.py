@@ -253,7 +253,7 @@ class AutoGuide(ABC):
         Args:
             rng_key: a random key.
             params: the guide's (and model's) param values, e.g. ``svi.get_params(state)``.
-            *args, **kwargs: the model's arguments, for its deterministic sites
+            args, kwargs: the model's arguments, for its deterministic sites
                 (by default those of the first call).
             sample_shape: the leading shape of the draws.
 
