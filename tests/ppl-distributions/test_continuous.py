@@ -302,7 +302,7 @@ def test_soft_laplace_normalizes_and_matches_its_cdf():
     for x in (-3.0, 0.2, 2.5):
         assert float(d.cdf(x)) == pytest.approx(integrate.quad(pdf, -np.inf, x)[0], abs=1e-5)
         assert float(d.icdf(d.cdf(x))) == pytest.approx(x, abs=1e-4)
-    variance = integrate.quad(lambda t: (t - 0.5) ** 2 * pdf(t), -np.inf, np.inf)[0]
+    variance = integrate.quad(lambda t: (t - 0.5) ** 2 * pdf(t), -60.0, 60.0, limit=200)[0]
     np.testing.assert_allclose(d.variance, variance, rtol=1e-4)
     samples = np.asarray(d.sample(jax.random.key(0), (20_000,)), np.float64)
     assert st.kstest(samples, lambda t: np.asarray(d.cdf(np.float32(t)), np.float64)).pvalue > 1e-3

@@ -607,3 +607,11 @@ def test_distributions_are_pytrees_under_jit_and_vmap():
     rates = jnp.array([1.0, 2.0])
     out = jax.vmap(lambda r: dist.Poisson(r).log_prob(3.0))(rates)
     np.testing.assert_allclose(out, stats.poisson.logpmf(3, [1.0, 2.0]), rtol=1e-5)
+
+
+def test_bernoulli_logits_gradient_at_zero():
+    # d/dx log sigmoid(x) = 1 - sigmoid(x) = 0.5 at x = 0 (a max(x, 0) kink got this wrong)
+    grad = jax.grad(lambda x: dist.Bernoulli(logits=x).log_prob(1.0))(0.0)
+    np.testing.assert_allclose(grad, 0.5, rtol=1e-6)
+    grad = jax.grad(lambda x: dist.Bernoulli(logits=x).log_prob(0.0))(0.0)
+    np.testing.assert_allclose(grad, -0.5, rtol=1e-6)

@@ -101,8 +101,13 @@ def sum_rightmost(x: Any, dim: int) -> jax.Array:
 
 
 def binary_cross_entropy_with_logits(x: Any, y: Any) -> jax.Array:
-    r"""Stable :math:`-[y \log \sigma(x) + (1 - y) \log(1 - \sigma(x))]`."""
-    return jnp.clip(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x))) - x * y
+    r"""Stable :math:`-[y \log \sigma(x) + (1 - y) \log(1 - \sigma(x))]`.
+
+    Written as :math:`\text{softplus}(x) - x y`, whose gradient
+    :math:`\sigma(x) - y` is right everywhere, including at :math:`x = 0` where
+    a ``max(x, 0)`` formulation has a kink.
+    """
+    return jax.nn.softplus(x) - x * y
 
 
 def log1mexp(x: Any) -> jax.Array:
