@@ -231,25 +231,15 @@ def von_mises_centered(
     return (sign * jnp.arccos(jnp.clip(w, -1.0, 1.0))).astype(dtype)
 
 
-class lazy_property:
+class lazy_property(functools.cached_property):
     """A property computed at first access and cached in the instance ``__dict__``.
 
     Distributions use it for parametrizations derived from the ones given
     (e.g. ``probs`` from ``logits``). The cached value lives in ``__dict__``,
     which is what pytree flattening and argument validation look at to decide
-    which parametrization was supplied.
+    which parametrization was supplied. It is a :class:`functools.cached_property`,
+    so documentation tools see a property.
     """
-
-    def __init__(self, wrapped: Callable[[Any], Any]) -> None:
-        self.wrapped = wrapped
-        functools.update_wrapper(self, wrapped)
-
-    def __get__(self, instance: Any, obj_type: type | None = None) -> Any:
-        if instance is None:
-            return self
-        value = self.wrapped(instance)
-        setattr(instance, self.wrapped.__name__, value)
-        return value
 
 
 def validate_sample(log_prob_fn: Callable[..., Any]) -> Callable[..., Any]:
