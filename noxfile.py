@@ -41,10 +41,11 @@ ISOLATION_SUBSETS = {
     "distributions": (("ppl-core", "ppl-distributions"), ("tests/ppl-distributions",)),
     "vi": (("ppl-core", "ppl-distributions", "ppl-vi"), ("tests/ppl-vi",)),
     "mcmc": (("ppl-core", "ppl-distributions", "ppl-mcmc"), ("tests/ppl-mcmc",)),
-    "everything": (
-        (*PACKAGES, "ppl-example-plugin"),
-        ("tests/ppl-tfp-bridge", "tests/integration"),
+    "tfp": (
+        ("ppl-core", "ppl-distributions", "ppl-mcmc", "ppl-tfp-bridge"),
+        ("tests/ppl-tfp-bridge",),
     ),
+    "everything": ((*PACKAGES, "ppl-example-plugin"), ("tests/integration",)),
 }
 
 #: Run in every isolation environment: it checks that ``ppl`` and each
