@@ -615,3 +615,13 @@ def test_bernoulli_logits_gradient_at_zero():
     np.testing.assert_allclose(grad, 0.5, rtol=1e-6)
     grad = jax.grad(lambda x: dist.Bernoulli(logits=x).log_prob(0.0))(0.0)
     np.testing.assert_allclose(grad, -0.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", ["ZeroInflatedLogits", "HurdleLogits"])
+def test_gate_logits_distributions_pass_through_jit(cls):
+    d = getattr(dist, cls)(dist.Poisson(2.0), jnp.array([0.3, -1.0]))
+    value = jnp.array([0.0, 3.0])
+    jitted = jax.jit(lambda d, v: d.log_prob(v))(d, value)
+    np.testing.assert_allclose(jitted, d.log_prob(value), rtol=1e-6)
+    # a structural zero has probability sigmoid(gate_logits) at least
+    assert float(jnp.exp(d.log_prob(0.0))[0]) >= float(jax.nn.sigmoid(0.3))

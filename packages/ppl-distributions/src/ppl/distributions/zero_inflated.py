@@ -127,13 +127,12 @@ class ZeroInflatedProbs(Distribution):
         return self.base_dist.enumerate_support(expand=expand)
 
 
-class ZeroInflatedLogits(ZeroInflatedProbs):
-    r"""Zero inflation with the gate given by its log-odds ``gate_logits``.
+class _GateLogits(Distribution):
+    """The gate of a zero-inflated or hurdle model given by its log-odds ``gate_logits``.
 
-    Args:
-        base_dist: univariate discrete distribution.
-        gate_logits: log-odds of a structural zero.
-        validate_args: check ``gate_logits`` against its constraint.
+    Mixed in before the ``...Probs`` class it parametrizes, which receives the
+    gate probability derived from the logits. It derives from Distribution so
+    that its pytree fields are gathered along the MRO.
     """
 
     arg_constraints = {"gate_logits": constraints.real}
@@ -153,6 +152,16 @@ class ZeroInflatedLogits(ZeroInflatedProbs):
 
     def _log1m_gate(self) -> jax.Array:
         return -softplus(self.gate_logits)
+
+
+class ZeroInflatedLogits(_GateLogits, ZeroInflatedProbs):
+    r"""Zero inflation with the gate given by its log-odds ``gate_logits``.
+
+    Args:
+        base_dist: univariate discrete distribution.
+        gate_logits: log-odds of a structural zero.
+        validate_args: check ``gate_logits`` against its constraint.
+    """
 
 
 def ZeroInflatedDistribution(
@@ -308,7 +317,7 @@ class HurdleProbs(Distribution):
         return (1 - self.gate) * second_moment - self.mean**2
 
 
-class HurdleLogits(HurdleProbs):
+class HurdleLogits(_GateLogits, HurdleProbs):
     r"""Hurdle model with the gate given by its log-odds ``gate_logits``.
 
     Args:
@@ -316,24 +325,6 @@ class HurdleLogits(HurdleProbs):
         gate_logits: log-odds of a zero.
         validate_args: check ``gate_logits`` against its constraint.
     """
-
-    arg_constraints = {"gate_logits": constraints.real}
-    pytree_data_fields = ("gate_logits",)
-
-    def __init__(
-        self, base_dist: Distribution, gate_logits: ArrayLike, *, validate_args: bool | None = None
-    ) -> None:
-        batch_shape = lax.broadcast_shapes(jnp.shape(gate_logits), base_dist.batch_shape)
-        (self.gate_logits,) = promote_shapes(gate_logits, shape=batch_shape)
-        super().__init__(
-            base_dist, _to_probs_bernoulli(self.gate_logits), validate_args=validate_args
-        )
-
-    def _log_gate(self) -> jax.Array:
-        return -softplus(-self.gate_logits)
-
-    def _log1m_gate(self) -> jax.Array:
-        return -softplus(self.gate_logits)
 
 
 def HurdleDistribution(
