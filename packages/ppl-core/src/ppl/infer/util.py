@@ -35,6 +35,7 @@ __all__ = [
     "constrain_fn",
     "find_valid_initial_params",
     "initialize_model",
+    "latent_transforms",
     "log_density",
     "log_likelihood",
     "potential_energy",
@@ -207,6 +208,12 @@ def unconstrain_fn(model: Callable, model_args: tuple, model_kwargs: dict, param
         for name, value in params.items()
         if name in model_trace
     }
+
+
+def latent_transforms(model_trace: dict) -> dict:
+    """The bijections from unconstrained space to the support of each continuous
+    latent sample site of a trace (``{name: transform}``)."""
+    return _latent_transforms(model_trace)[0]
 
 
 def _latent_transforms(model_trace: dict) -> tuple[dict, bool]:

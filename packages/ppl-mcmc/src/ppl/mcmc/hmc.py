@@ -13,6 +13,8 @@ them (and their gradient) in the user's structure.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -24,7 +26,7 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from ppl.infer.initialization import init_to_uniform
-from ppl.infer.util import ParamInfo, initialize_model
+from ppl.infer.util import ParamInfo, initialize_model, latent_transforms, transform_fn
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, find_reasonable_step_size, warmup_adapter
 from ppl.mcmc.integrators import IntegratorState, value_and_grad, velocity_verlet_step
 from ppl.mcmc.kernels import MCMCKernel, _identity
@@ -568,6 +570,7 @@ class HMC(MCMCKernel):
         # compiled functions are reused.
         self._potential_fn_gen: Callable | None = None
         self._postprocess_fn: Callable | None = None
+        self._transforms: dict | None = None
         self._spec: _Spec | None = None
         self._spec_key: tuple | None = None
         self._init_fns: dict = {}
@@ -667,6 +670,7 @@ class HMC(MCMCKernel):
             model_info = initialize(rng_key)
         self._potential_fn_gen = model_info.potential_fn
         self._postprocess_fn = model_info.postprocess_fn
+        self._transforms = latent_transforms(model_info.model_trace)
         if init_params is None:
             return model_info.param_info
         init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
@@ -813,9 +817,46 @@ class HMC(MCMCKernel):
             return _identity
         return self._postprocess_fn(*args, **(kwargs or {}))
 
+    def get_constrain_fn(self, args: tuple, kwargs: dict) -> Callable:
+        """Map unconstrained latent values to the sites' supports (models only)."""
+        if self._model is None or self._transforms is None:
+            return _identity
+        return functools.partial(transform_fn, self._transforms)
+
+    def refresh(self, state: HMCState, model_args: tuple, model_kwargs: dict) -> HMCState:
+        """Recompute the potential energy and its gradient at ``state.z`` for the
+        target given by these model arguments (used when the kernel is a block of
+        :class:`~ppl.mcmc.gibbs.Gibbs`, whose other blocks change the conditioning)."""
+        potential_fn = self._potential_for(model_args, model_kwargs or {})
+        energy_and_grad = value_and_grad(potential_fn, self._forward_mode_differentiation)
+        if jnp.ndim(state.i) == 1:
+            potential, grad = jax.vmap(energy_and_grad)(state.z)
+        else:
+            potential, grad = energy_and_grad(state.z)
+        return state._replace(potential_energy=potential, z_grad=grad)
+
+    def wrap_model(self, wrapper: Callable[[Callable], Callable]) -> HMC:
+        """A fresh copy of this kernel (nothing compiled) on ``wrapper(model)``."""
+        if self._model is None:
+            raise ValueError(
+                f"{type(self).__name__} built from a potential_fn has no model to wrap"
+            )
+        kernel = copy.copy(self)
+        kernel.__dict__.update(self.__getstate__())
+        kernel.__dict__.pop("_ppl_mcmc_runners", None)
+        kernel._model = wrapper(self._model)
+        return kernel
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for name in ("_sample_fn", "_postprocess_fn", "_potential_fn_gen", "_spec", "_spec_key"):
+        for name in (
+            "_sample_fn",
+            "_postprocess_fn",
+            "_potential_fn_gen",
+            "_transforms",
+            "_spec",
+            "_spec_key",
+        ):
             state[name] = None
         state["_init_fns"] = {}
         return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["MCMCKernel"]
@@ -97,3 +98,34 @@ class MCMCKernel(ABC):
     def get_diagnostics_str(self, state: Any) -> str:
         """A short text for the progress bar describing ``state``."""
         return ""
+
+    # -- composition (used by :class:`~ppl.mcmc.gibbs.Gibbs`) -----------------
+
+    def refresh(self, state: Any, model_args: tuple, model_kwargs: dict) -> Any:
+        """Recompute what ``state`` caches about the target after the target changed.
+
+        A block of :class:`~ppl.mcmc.gibbs.Gibbs` samples a conditional whose
+        conditioning values other blocks move; a kernel that caches, say, the
+        potential energy and its gradient at the current point recomputes them
+        here for the target given by ``model_args`` and ``model_kwargs``.
+        Kernels that cache nothing return ``state``. The default raises, so a
+        kernel cannot be used as a Gibbs block until it says what to refresh.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement refresh(), so it cannot be a block of Gibbs"
+        )
+
+    def wrap_model(self, wrapper: Callable[[Callable], Callable]) -> MCMCKernel:
+        """A copy of this kernel running ``wrapper(model)`` instead of its model.
+
+        Kernels without a model return themselves.
+        """
+        return self
+
+    def get_constrain_fn(self, model_args: tuple, model_kwargs: dict) -> Callable:
+        """A function mapping this kernel's samples to constrained site values.
+
+        Unlike :meth:`postprocess_fn` it need not add deterministic sites; the
+        default is :meth:`postprocess_fn`.
+        """
+        return self.postprocess_fn(model_args, model_kwargs)

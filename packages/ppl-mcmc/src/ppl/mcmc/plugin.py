@@ -16,7 +16,9 @@ PPL_PLUGIN_API = 1
 @hookimpl
 def register_kernels(register: Any) -> None:
     from ppl.mcmc import diagnostics
+    from ppl.mcmc.gibbs import CustomGibbs, Gibbs
     from ppl.mcmc.hmc import HMC, HMCState, hmc
+    from ppl.mcmc.hmc_gibbs import HMCGibbs
     from ppl.mcmc.kernels import MCMCKernel
     from ppl.mcmc.mcmc import MCMC
     from ppl.mcmc.nuts import NUTS
@@ -27,6 +29,9 @@ def register_kernels(register: Any) -> None:
         ("HMC", HMC),
         ("NUTS", NUTS),
         ("HMCState", HMCState),
+        ("Gibbs", Gibbs),
+        ("CustomGibbs", CustomGibbs),
+        ("HMCGibbs", HMCGibbs),
         ("hmc", hmc),
         ("diagnostics", diagnostics),
     ):
