@@ -70,6 +70,8 @@ def test_mcmc_signatures():
         ("chain_method", "parallel", kw),
         ("progress_bar", True, kw),
         ("jit_model_args", False, kw),
+        # ppl's extension, after NumPyro's parameters
+        ("chunk_size", None, kw),
     ]
     assert [p[:2] for p in parameters(MCMC.run)] == [
         ("self", _EMPTY),

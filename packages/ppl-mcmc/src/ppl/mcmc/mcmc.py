@@ -96,6 +96,11 @@ class MCMC:
         jit_model_args: pass array arguments of the model to the compiled loop
             as arguments rather than constants, so that new data of the same
             shapes reuses the compiled loop.
+        chunk_size: (ppl extension) run the chains in chunks of this many
+            iterations and move each chunk's draws to host memory as soon as
+            it is done, so that device memory holds one chunk of draws rather
+            than all of them (samples are then NumPy arrays). ``None`` (the
+            default) keeps every draw on the device until the run ends.
     """
 
     def __init__(
@@ -110,6 +115,7 @@ class MCMC:
         chain_method: str | Callable = "parallel",
         progress_bar: bool = True,
         jit_model_args: bool = False,
+        chunk_size: int | None = None,
     ) -> None:
         if not (hasattr(sampler, "init") and hasattr(sampler, "sample")):
             raise TypeError(
@@ -129,6 +135,12 @@ class MCMC:
             ):
                 kind = "a positive" if minimum == 1 else "a non-negative"
                 raise ValueError(f"{name} must be {kind} integer, got {value!r}")
+        if chunk_size is not None and (
+            not isinstance(chunk_size, (int, np.integer))
+            or isinstance(chunk_size, bool)
+            or chunk_size < 1
+        ):
+            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
         if postprocess_fn is not None and not callable(postprocess_fn):
             raise TypeError("postprocess_fn must be callable or None")
         if not callable(chain_method) and chain_method not in _CHAIN_METHODS:
@@ -136,6 +148,17 @@ class MCMC:
                 "Only supporting the following methods to draw chains: "
                 '"sequential", "parallel", or "vectorized" (or a callable transform such as '
                 f"jax.vmap); got chain_method={chain_method!r}"
+            )
+        if getattr(sampler, "is_ensemble_kernel", False) and (
+            chain_method != "vectorized" or num_chains < 2
+        ):
+            name = type(sampler).__name__
+            raise ValueError(
+                f"{name} is an ensemble kernel: its walkers are the chains, so it needs "
+                f"chain_method='vectorized' and num_chains >= 2 (an even number, ideally at least "
+                f"twice the number of latent dimensions); got chain_method={chain_method!r}, "
+                f"num_chains={num_chains}. Use MCMC({name}(...), num_chains=K, "
+                "chain_method='vectorized')."
             )
         self.sampler = sampler
         self._sample_field = sampler.sample_field
@@ -160,6 +183,7 @@ class MCMC:
         if "CI" in os.environ or "PYTEST_XDIST_WORKER" in os.environ:
             self.progress_bar = False
         self._jit_model_args = jit_model_args
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
         self._states: dict | None = None
         self._states_flat: dict | None = None
         self._last_state: Any = None
@@ -312,9 +336,32 @@ class MCMC:
         # continuing from a state all reuse it; only the buffer size is static, and
         # a run that keeps nothing borrows the usual size.
         default_size = self.num_samples // self.thinning
-        buffer_size = default_size if collection_size == 0 else collection_size
+        spans = _spans(upper, self.chunk_size)
+        if self.chunk_size is None:
+            buffer_size = default_size if collection_size == 0 else collection_size
+        else:
+            buffer_size = -(-self.chunk_size // self.thinning)
         token = next(_TOKENS)
-        schedule = jnp.array([upper, num_skip, report_interval(upper), token], jnp.int32)
+        interval = report_interval(upper)
+        schedules = [
+            jnp.array(
+                [
+                    start,
+                    stop,
+                    upper,
+                    num_skip,
+                    interval,
+                    token,
+                    _kept(start, num_skip, self.thinning),
+                ],
+                jnp.int32,
+            )
+            for start, stop in spans
+        ]
+        counts = [
+            _kept(stop, num_skip, self.thinning) - _kept(start, num_skip, self.thinning)
+            for start, stop in spans
+        ]
 
         init_state = self._initial_state(rng_key, init_params, args, kwargs)
         self._check_fields(init_state, collect_fields, remove_sites)
@@ -337,36 +384,46 @@ class MCMC:
         if progress is not None:
             _ACTIVE_PROGRESS[token] = progress
         dynamic = binding.dynamic if self._jit_model_args else []
+        to_host = self.chunk_size is not None
+
+        def run_spans(state: Any, chain_ids: jax.Array, add_chain_axis: bool) -> tuple:
+            pieces = []
+            for schedule, count in zip(schedules, counts, strict=True):
+                collected, state = runner(state, chain_ids, dynamic, schedule)
+                if add_chain_axis:
+                    collected = jax.tree.map(lambda x: x[None], collected)
+                collected = jax.tree.map(lambda x, n=count: x[:, :n], collected)
+                pieces.append(jax.device_get(collected) if to_host else collected)
+            if len(pieces) == 1:
+                return pieces[0], state
+            return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *pieces), state
+
         try:
             if method == "single":
-                collected, last_state = runner(init_state, jnp.int32(0), dynamic, schedule)
-                collected = jax.tree.map(lambda x: x[None], collected)
+                collected, last_state = run_spans(init_state, jnp.int32(0), True)
             elif method == "sequential":
                 outputs = []
                 for chain in range(self.num_chains):
                     if progress is not None:
                         progress.open(chain)
-                    outputs.append(
-                        runner(_take(init_state, chain), jnp.int32(chain), dynamic, schedule)
-                    )
+                    outputs.append(run_spans(_take(init_state, chain), jnp.int32(chain), True))
                     if progress is not None:
                         progress.close()
-                collected = _stack([out[0] for out in outputs])
+                join = np.concatenate if to_host else jnp.concatenate
+                collected = jax.tree.map(lambda *xs: join(xs, axis=0), *[out[0] for out in outputs])
                 last_state = _stack([out[1] for out in outputs])
             else:
                 chain_ids = jnp.arange(self.num_chains, dtype=jnp.int32)
                 if progress is not None and method != "vectorized":
                     for chain in range(self.num_chains):
                         progress.open(chain)
-                collected, last_state = runner(init_state, chain_ids, dynamic, schedule)
+                collected, last_state = run_spans(init_state, chain_ids, False)
             jax.block_until_ready(collected)
         finally:
             if progress is not None:
                 progress.close()
             _ACTIVE_PROGRESS.pop(token, None)
             self._progress = None
-        if buffer_size != collection_size:
-            collected = jax.tree.map(lambda x: x[:, :collection_size], collected)
         self._last_state = last_state
         self._states = collected
         self._states_flat = None
@@ -378,23 +435,27 @@ class MCMC:
 
     def _initial_state(self, rng_key: Any, init_params: Any, args: tuple, kwargs: dict) -> Any:
         num_chains = self.num_chains
+        ensemble = self.chain_method == "vectorized" and getattr(
+            self.sampler, "is_ensemble_kernel", False
+        )
         if self._warmup_state is not None:
             if self._needs_init():
                 # The kernel must be built (e.g. after unpickling) before it can sample.
-                # Without init_params, the state's own sample (its first chain's) serves.
-                key = rng_key if num_chains == 1 else rng_key[0]
+                # Without init_params, the state's own sample (its first chain's) serves;
+                # an ensemble kernel is built from the whole ensemble.
                 if init_params is None:
                     init_params = attrgetter(self._sample_field)(self._warmup_state)
-                params = init_params if num_chains == 1 else _take(init_params, 0)
+                if num_chains == 1 or ensemble:
+                    key, params = rng_key, init_params
+                else:
+                    key, params = rng_key[0], _take(init_params, 0)
                 self.sampler.init(key, self.num_warmup, params, args, kwargs)
-            return self._warmup_state._replace(rng_key=rng_key)
+            # An ensemble kernel carries one key for the whole ensemble.
+            return self._warmup_state._replace(rng_key=rng_key[0] if ensemble else rng_key)
         if num_chains == 1:
             return self.sampler.init(rng_key, self.num_warmup, init_params, args, kwargs)
         from ppl.mcmc.hmc import HMC
 
-        ensemble = self.chain_method == "vectorized" and getattr(
-            self.sampler, "is_ensemble_kernel", False
-        )
         if ensemble or isinstance(self.sampler, HMC):
             # HMC-family kernels initialize a batch of chains in one compiled call, and
             # ensemble kernels initialize their ensemble as a whole.
@@ -496,7 +557,8 @@ class MCMC:
         # Chains of an ensemble kernel interact: the kernel sees the whole batch.
         # Other kernels are written for one chain and are vectorized here.
         step = sampler.sample
-        if batched and not getattr(sampler, "is_ensemble_kernel", False):
+        ensemble = batched and getattr(sampler, "is_ensemble_kernel", False)
+        if batched and not ensemble:
             step = jax.vmap(sampler.sample, in_axes=(0, None, None))
         progress_on = bool(self.progress_bar)
         num_chains = self.num_chains
@@ -517,7 +579,8 @@ class MCMC:
         def chain_loop(
             state: Any, chain_ids: jax.Array, dynamic: list, schedule: jax.Array
         ) -> tuple[Any, Any]:
-            total, num_skip, interval, token = schedule[0], schedule[1], schedule[2], schedule[3]
+            start, stop, total, num_skip = schedule[0], schedule[1], schedule[2], schedule[3]
+            interval, token, slot_offset = schedule[4], schedule[5], schedule[6]
             args, kwargs = model_args(dynamic)
             postprocess = postprocess_for(args, kwargs)
             if batched:
@@ -549,6 +612,13 @@ class MCMC:
                 values = attrgetter(*collect_fields)(state)
                 values = (values,) if len(collect_fields) == 1 else tuple(values)
                 out = dict(zip(collect_fields, values, strict=True))
+                if ensemble:
+                    # Fields of the ensemble as a whole (e.g. its acceptance rate) are
+                    # reported for every walker, so all collected fields are per chain.
+                    out = {
+                        name: value if name == sample_field else _per_chain(value, num_chains)
+                        for name, value in out.items()
+                    }
                 sample = postprocess(out[sample_field])
                 if remove_sites:
                     sample = {k: v for k, v in sample.items() if k not in remove_sites}
@@ -577,13 +647,13 @@ class MCMC:
                     kept = iteration + 1 - num_skip
                     buffers = lax.cond(
                         (kept > 0) & (kept % thinning == 0),
-                        lambda b: write(b, kept // thinning - 1, state),
+                        lambda b: write(b, kept // thinning - 1 - slot_offset, state),
                         lambda b: b,
                         buffers,
                     )
                 return state, divergences, buffers
 
-            state, _, collected = lax.fori_loop(0, total, body, (state, divergences, buffers))
+            state, _, collected = lax.fori_loop(start, stop, body, (state, divergences, buffers))
             if batched:
                 # Draws were stacked first; report chains first.
                 collected = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), collected)
@@ -678,6 +748,30 @@ class MCMC:
         state["_cache"] = {}
         state["_progress"] = None
         return state
+
+
+def _spans(total: int, chunk_size: int | None) -> list[tuple[int, int]]:
+    """The ``[start, stop)`` iteration ranges a run is split into."""
+    if chunk_size is None or total == 0:
+        return [(0, total)]
+    return [(start, min(start + chunk_size, total)) for start in range(0, total, chunk_size)]
+
+
+def _kept(iterations: int, num_skip: int, thinning: int) -> int:
+    """How many draws are kept after ``iterations`` iterations."""
+    return max(0, iterations - num_skip) // thinning
+
+
+def _per_chain(tree: Any, num_chains: int) -> Any:
+    """Broadcast the leaves of ``tree`` that lack a leading chain axis to ``num_chains``."""
+
+    def broadcast(x: Any) -> Any:
+        shape = jnp.shape(x)
+        if shape and shape[0] == num_chains:
+            return x
+        return jnp.broadcast_to(x, (num_chains, *shape))
+
+    return jax.tree.map(broadcast, tree)
 
 
 def _check_chain_dim(init_params: Any, num_chains: int) -> None:
