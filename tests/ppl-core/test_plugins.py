@@ -141,3 +141,35 @@ def test_rule_with_wrong_arity_skips_the_plugin():
 
     with pytest.warns(PluginWarning, match="takes 2 type"):
         assert not registry.register_plugin(make_plugin(register_kl=register_kl), "arity")
+
+
+def test_numpyro_style_submodules_resolve_their_names(fake_plugin, monkeypatch):
+    import importlib
+
+    import ppl.infer
+
+    assert ppl.infer.hmc is importlib.import_module("ppl.infer.hmc")
+    original_get = registry.get
+    monkeypatch.setattr(
+        registry,
+        "get",
+        lambda kind, name, default=None: (
+            FakeKernel if name == "SA" else original_get(kind, name, default)
+        ),
+    )
+    from ppl.infer.sa import SA
+
+    assert SA is FakeKernel
+    assert dir(importlib.import_module("ppl.infer.hmc_gibbs")) == [
+        "DiscreteHMCGibbs",
+        "HMCECS",
+        "HMCGibbs",
+        "HMCGibbsState",
+        "estimate_likelihood",
+        "taylor_proxy",
+    ]
+    with pytest.raises(ImportError, match="cannot import name 'NUTS'"):
+        from ppl.infer.sa import NUTS  # noqa: F401
+    monkeypatch.setattr(registry, "get", lambda kind, name, default=None: default)
+    with pytest.raises(ImportError, match="pip install ppl-vi"):
+        from ppl.infer.elbo import Trace_ELBO  # noqa: F401

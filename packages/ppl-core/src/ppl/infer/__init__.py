@@ -49,7 +49,31 @@ __all__ = [
 _KINDS = ("kernels", "inference", "reparams")
 
 
+#: Facade submodules named like NumPyro's (``ppl.infer.hmc`` is the module, as
+#: ``numpyro.infer.hmc`` is, even though a function of that name is registered).
+_SUBMODULES = frozenset(
+    {
+        "autoguide",
+        "barker",
+        "elbo",
+        "ensemble",
+        "gibbs",
+        "hmc",
+        "hmc_gibbs",
+        "mcmc",
+        "mixed_hmc",
+        "reparam",
+        "sa",
+        "svi",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     return _facade.resolve(__name__, name, _KINDS)
 
 

@@ -102,3 +102,22 @@ def available(kinds: tuple[str, ...]) -> list[str]:
     from ppl.plugins import registry
 
     return sorted({name for kind in kinds for name in registry.names(kind)})
+
+
+def submodule(module: str, names: tuple[str, ...]) -> tuple[Any, Any]:
+    """``(__getattr__, __dir__)`` for a facade module mirroring one of NumPyro's
+    ``numpyro.infer.<module>`` modules: each of ``names`` is looked up among the
+    registered kernels and inference utilities when first accessed."""
+    kinds = ("kernels", "inference")
+
+    def getattr_(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(
+                f"module {module!r} has no attribute {name!r} (it provides {', '.join(names)})"
+            )
+        return resolve(module, name, kinds)
+
+    def dir_() -> list[str]:
+        return list(names)
+
+    return getattr_, dir_
