@@ -13,7 +13,7 @@ from ppl.mcmc.adaptation import (
     warmup_adapter,
     welford_covariance,
 )
-from ppl.mcmc.hmc import hmc
+from ppl.mcmc.functional import hmc
 from ppl.mcmc.integrators import (
     IntegratorState,
     value_and_grad,

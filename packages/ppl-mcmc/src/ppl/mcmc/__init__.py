@@ -7,8 +7,9 @@ installed (it registers them through its plugin entry point).
 
 from ppl.mcmc import diagnostics
 from ppl.mcmc.adaptation import HMCAdaptState, build_adaptation_schedule, warmup_adapter
+from ppl.mcmc.functional import hmc
 from ppl.mcmc.gibbs import CustomGibbs, Gibbs, GibbsState
-from ppl.mcmc.hmc import HMC, HMCState, hmc
+from ppl.mcmc.hmc import HMC, HMCState
 from ppl.mcmc.hmc_gibbs import HMCGibbs, HMCGibbsState
 from ppl.mcmc.integrators import IntegratorState, velocity_verlet
 from ppl.mcmc.kernels import MCMCKernel

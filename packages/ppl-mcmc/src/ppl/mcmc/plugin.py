@@ -16,8 +16,9 @@ PPL_PLUGIN_API = 1
 @hookimpl
 def register_kernels(register: Any) -> None:
     from ppl.mcmc import diagnostics
+    from ppl.mcmc.functional import hmc
     from ppl.mcmc.gibbs import CustomGibbs, Gibbs
-    from ppl.mcmc.hmc import HMC, HMCState, hmc
+    from ppl.mcmc.hmc import HMC, HMCState
     from ppl.mcmc.hmc_gibbs import HMCGibbs
     from ppl.mcmc.kernels import MCMCKernel
     from ppl.mcmc.mcmc import MCMC
