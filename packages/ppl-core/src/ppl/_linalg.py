@@ -52,7 +52,7 @@ def vec_to_tril_matrix(t, diagonal: int = 0):
     # A static gather (slot `size` holds the zero) compiles far faster than a scatter.
     index = np.full((n, n), size)
     index[np.tril_indices(n, diagonal)] = np.arange(size)
-    padded = jnp.concatenate([t, jnp.zeros_like(t[..., :1])], axis=-1)
+    padded = jnp.concatenate([t, jnp.zeros((*t.shape[:-1], 1), t.dtype)], axis=-1)
     return padded[..., index]
 
 

@@ -7,17 +7,37 @@ installed (it registers them through its plugin entry point).
 
 from ppl.mcmc import diagnostics
 from ppl.mcmc.adaptation import HMCAdaptState, build_adaptation_schedule, warmup_adapter
+from ppl.mcmc.barker import BarkerMH, BarkerMHState
+from ppl.mcmc.discrete_gibbs import DiscreteGibbs, DiscreteGibbsState
+from ppl.mcmc.ensemble import AIES, ESS, AIESState, EnsembleSampler, EnsembleSamplerState, ESSState
 from ppl.mcmc.functional import hmc
 from ppl.mcmc.gibbs import CustomGibbs, Gibbs, GibbsState
 from ppl.mcmc.hmc import HMC, HMCState
-from ppl.mcmc.hmc_gibbs import HMCGibbs, HMCGibbsState
+from ppl.mcmc.hmc_gibbs import DiscreteHMCGibbs, HMCGibbs, HMCGibbsState
 from ppl.mcmc.integrators import IntegratorState, velocity_verlet
 from ppl.mcmc.kernels import MCMCKernel
 from ppl.mcmc.mcmc import MCMC
 from ppl.mcmc.metrics import euclidean_kinetic_energy
+from ppl.mcmc.mixed_hmc import MixedHMC, MixedHMCState
 from ppl.mcmc.nuts import NUTS
+from ppl.mcmc.sa import SA, SAState
 
 __all__ = [
+    "DiscreteGibbs",
+    "DiscreteGibbsState",
+    "DiscreteHMCGibbs",
+    "MixedHMC",
+    "MixedHMCState",
+    "AIES",
+    "AIESState",
+    "BarkerMH",
+    "BarkerMHState",
+    "ESS",
+    "ESSState",
+    "EnsembleSampler",
+    "EnsembleSamplerState",
+    "SA",
+    "SAState",
     "CustomGibbs",
     "Gibbs",
     "GibbsState",

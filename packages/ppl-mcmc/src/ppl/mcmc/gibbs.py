@@ -36,6 +36,7 @@ __all__ = [
     "Gibbs",
     "GibbsState",
     "conditioned",
+    "deterministic_values",
     "discrete_latent_sites",
     "latent_sample_sites",
     "prototype_trace",
@@ -111,6 +112,18 @@ def discrete_latent_sites(model_trace: dict) -> tuple[str, ...]:
         if getattr(model_trace[name]["fn"], "has_enumerate_support", False)
         and model_trace[name].get("infer", {}).get("enumerate") != "parallel"
     )
+
+
+def deterministic_values(
+    model: Callable, model_args: tuple, model_kwargs: dict, values: dict
+) -> dict:
+    """The values of the model's deterministic sites when its latent sites take the
+    (constrained) ``values``."""
+    replayed = substitute(seed(model, rng_seed=0), data=values)
+    model_trace = trace(replayed).get_trace(*model_args, **model_kwargs)
+    return {
+        name: site["value"] for name, site in model_trace.items() if site["type"] == "deterministic"
+    }
 
 
 def _subsample_plates(model_trace: dict) -> list[str]:
@@ -537,14 +550,7 @@ class Gibbs(MCMCKernel):
 
         def postprocess(z: dict) -> dict:
             values = constrain(z)
-            replayed = substitute(seed(model, rng_seed=0), data=values)
-            model_trace = trace(replayed).get_trace(*model_args, **kwargs)
-            deterministic = {
-                name: site["value"]
-                for name, site in model_trace.items()
-                if site["type"] == "deterministic"
-            }
-            return {**values, **deterministic}
+            return {**values, **deterministic_values(model, model_args, kwargs, values)}
 
         return postprocess
 

@@ -860,4 +860,3 @@ class HMC(MCMCKernel):
             state[name] = None
         state["_init_fns"] = {}
         return state
-

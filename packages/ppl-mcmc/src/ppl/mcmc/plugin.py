@@ -16,13 +16,25 @@ PPL_PLUGIN_API = 1
 @hookimpl
 def register_kernels(register: Any) -> None:
     from ppl.mcmc import diagnostics
+    from ppl.mcmc.barker import BarkerMH, BarkerMHState
+    from ppl.mcmc.discrete_gibbs import DiscreteGibbs
+    from ppl.mcmc.ensemble import (
+        AIES,
+        ESS,
+        AIESState,
+        EnsembleSampler,
+        EnsembleSamplerState,
+        ESSState,
+    )
     from ppl.mcmc.functional import hmc
     from ppl.mcmc.gibbs import CustomGibbs, Gibbs
     from ppl.mcmc.hmc import HMC, HMCState
-    from ppl.mcmc.hmc_gibbs import HMCGibbs
+    from ppl.mcmc.hmc_gibbs import DiscreteHMCGibbs, HMCGibbs
     from ppl.mcmc.kernels import MCMCKernel
     from ppl.mcmc.mcmc import MCMC
+    from ppl.mcmc.mixed_hmc import MixedHMC
     from ppl.mcmc.nuts import NUTS
+    from ppl.mcmc.sa import SA, SAState
 
     for name, obj in (
         ("MCMC", MCMC),
@@ -33,6 +45,19 @@ def register_kernels(register: Any) -> None:
         ("Gibbs", Gibbs),
         ("CustomGibbs", CustomGibbs),
         ("HMCGibbs", HMCGibbs),
+        ("DiscreteGibbs", DiscreteGibbs),
+        ("DiscreteHMCGibbs", DiscreteHMCGibbs),
+        ("MixedHMC", MixedHMC),
+        ("SA", SA),
+        ("SAState", SAState),
+        ("BarkerMH", BarkerMH),
+        ("BarkerMHState", BarkerMHState),
+        ("EnsembleSampler", EnsembleSampler),
+        ("EnsembleSamplerState", EnsembleSamplerState),
+        ("AIES", AIES),
+        ("AIESState", AIESState),
+        ("ESS", ESS),
+        ("ESSState", ESSState),
         ("hmc", hmc),
         ("diagnostics", diagnostics),
     ):

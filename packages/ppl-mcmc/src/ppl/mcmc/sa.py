@@ -1,0 +1,476 @@
+"""Sample Adaptive MCMC (Zhu, 2019): a gradient-free kernel that adapts a Gaussian
+proposal to a population of points.
+
+The state holds :math:`N` points :math:`S = \\{x_1, \\dots, x_N\\}`. A
+transition draws :math:`x_{N+1} \\sim q(\\cdot \\mid \\theta(S))`, a Gaussian with
+the mean and covariance of :math:`S`, then removes one of the :math:`N + 1`
+points, point :math:`j` with probability
+
+.. math::
+
+    \\lambda_j \\propto \\frac{q(x_j \\mid \\theta(S_{-j}))}{\\pi(x_j)},
+
+where :math:`S_{-j}` is the set of :math:`N + 1` points without :math:`x_j`.
+This leaves :math:`\\prod_n \\pi(x_n)` invariant. Only one evaluation of the
+potential is needed per transition; the mean and covariance (a Cholesky
+factor when ``dense_mass=True``) of each :math:`S_{-j}` follow from those of
+:math:`S` by rank-one updates. As in NumPyro, each transition reports one
+point drawn at random from the population (rather than all :math:`N`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jax.scipy.linalg import solve_triangular
+from jax.scipy.special import logsumexp
+
+from ppl.distributions.util import cholesky_update
+from ppl.infer.initialization import init_to_uniform
+from ppl.infer.util import ParamInfo
+from ppl.mcmc.hmc import (
+    _as_float_tree,
+    _check_init_params_against_model,
+    _check_scalar_potential,
+    _describe_shapes,
+    _is_batched_key,
+    _structure_key,
+)
+from ppl.mcmc.kernels import MCMCKernel, _identity
+from ppl.mcmc.model_init import initialize_kernel_model
+from ppl.mcmc.util import ArgsBinding
+
+__all__ = ["SA", "SAAdaptState", "SAState"]
+
+#: A proposal whose potential exceeds the current one by more than this is
+#: reported as diverging.
+MAX_DELTA_ENERGY = 1000.0
+
+
+class SAAdaptState(NamedTuple):
+    """The population of :class:`SA`.
+
+    Attributes:
+        zs: the :math:`N` points, flattened: shape ``(N, D)``.
+        pes: their potential energies, shape ``(N,)``.
+        loc: the mean of ``zs``.
+        inv_mass_matrix_sqrt: the proposal scale: the lower Cholesky factor of
+            the (biased) covariance of ``zs`` when ``dense_mass=True``, else
+            their standard deviations.
+    """
+
+    zs: jax.Array
+    pes: jax.Array
+    loc: jax.Array
+    inv_mass_matrix_sqrt: jax.Array
+
+
+class SAState(NamedTuple):
+    """The state of :class:`SA`.
+
+    Attributes:
+        i: the iteration count (warmup iterations included).
+        z: the reported latent values (unconstrained), one point of the
+            population picked at random.
+        potential_energy: the potential energy at ``z``.
+        accept_prob: the probability that the last proposal entered the
+            population (was not the point removed).
+        mean_accept_prob: the running mean of ``accept_prob`` (restarted when
+            sampling starts).
+        diverging: whether the last proposal's potential exceeded that of the
+            previous ``z`` by more than 1000.
+        adapt_state: the population, an :class:`SAAdaptState`.
+        rng_key: the random key for the next transition.
+    """
+
+    i: jax.Array
+    z: Any
+    potential_energy: jax.Array
+    accept_prob: jax.Array
+    mean_accept_prob: jax.Array
+    diverging: jax.Array
+    adapt_state: SAAdaptState
+    rng_key: jax.Array
+
+
+# -- the Gaussian proposal and its leave-one-out versions ----------------------
+
+
+def _population_scale(zs: jax.Array, loc: jax.Array, dense: bool, fallback: jax.Array) -> jax.Array:
+    """The proposal scale of a population: Cholesky factor of its biased covariance
+    (``fallback`` when that is not positive definite), or its standard deviations."""
+    centered = zs - loc
+    if not dense:
+        return jnp.sqrt(jnp.mean(centered**2, axis=0))
+    cholesky = jnp.linalg.cholesky(centered.T @ centered / zs.shape[0])
+    return jnp.where(jnp.any(jnp.isnan(cholesky)), fallback, cholesky)
+
+
+def _draw(scale: jax.Array, rng_key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
+    eps = jax.random.normal(rng_key, batch_shape + scale.shape[:1])
+    return eps * scale if scale.ndim == 1 else eps @ scale.T
+
+
+def _leave_one_out(
+    zs: jax.Array, loc: jax.Array, scale: jax.Array, new: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Mean and scale of each population with ``zs[j]`` replaced by ``new``.
+
+    With weight :math:`w = 1/N` and :math:`\\Sigma` the biased covariance of
+    :math:`S`, replacing :math:`x_j` by :math:`x` gives
+
+    .. math::
+
+        \\mu_j = \\mu + w (x - x_j),\\quad
+        \\Sigma_j = \\Sigma + w (x - \\mu)(x - \\mu)^T - w (x_j - \\mu)(x_j - \\mu)^T
+                   - w^2 (x - x_j)(x - x_j)^T .
+    """
+    w = 1.0 / zs.shape[0]
+    locs = loc + w * (new - zs)
+    if scale.ndim == 1:
+        var = scale**2 + w * (new - loc) ** 2
+        var_j = var - w * (zs - loc) ** 2 - w**2 * (new - zs) ** 2
+        return locs, jnp.sqrt(var_j)
+    grown = cholesky_update(scale, new - loc, w)
+    scales = cholesky_update(grown, zs - loc, -w)
+    scales = cholesky_update(scales, new - zs, -(w**2))
+    return locs, scales
+
+
+def _gaussian_log_density(x: jax.Array, loc: jax.Array, scale: jax.Array) -> jax.Array:
+    """Log density of each ``x[j]`` under its Gaussian ``(loc[j], scale[j])``, up to a
+    constant shared by all ``j``."""
+    if scale.ndim == 2:  # diagonal scales, one row per point
+        return jnp.sum(-0.5 * ((x - loc) / scale) ** 2 - jnp.log(scale), axis=-1)
+
+    def one(x: jax.Array, loc: jax.Array, tril: jax.Array) -> jax.Array:
+        white = solve_triangular(tril, x - loc, lower=True)
+        return -0.5 * jnp.dot(white, white) - jnp.sum(jnp.log(jnp.diagonal(tril)))
+
+    return jax.vmap(one)(x, loc, scale)
+
+
+def _removal_log_weights(log_q: jax.Array, pes: jax.Array) -> jax.Array:
+    """:math:`\\log\\lambda_j = \\log q_{-j}(x_j) + U(x_j)`, made safe.
+
+    A point whose potential is infinite (or NaN) has zero target density and
+    is removed first. A point whose removal would leave a degenerate
+    population (its leave-one-out scale is not finite) is kept. If no point is
+    removable, the proposal (the last point) is.
+    """
+    invalid = jnp.isnan(pes) | (pes == jnp.inf)
+    log_w = log_q + jnp.where(invalid, 0.0, pes)
+    log_w = jnp.where(jnp.isfinite(log_w), log_w, -jnp.inf)
+    log_w = jnp.where(jnp.any(invalid), jnp.where(invalid, 0.0, -jnp.inf), log_w)
+    reject = jnp.full_like(log_w, -jnp.inf).at[-1].set(0.0)
+    return jnp.where(jnp.all(log_w == -jnp.inf), reject, log_w)
+
+
+def _sa_transition(potential_fn: Callable, num_warmup: int, state: SAState) -> SAState:
+    zs, pes, _, scale = state.adapt_state
+    dense = scale.ndim == 2
+    # Mean and scale are recomputed from the points, so rounding errors of the
+    # rank-one updates do not accumulate.
+    loc = jnp.mean(zs, axis=0)
+    scale = _population_scale(zs, loc, dense, scale)
+    rng_key, key_proposal, key_remove, key_pick = jax.random.split(state.rng_key, 4)
+    _, unravel = ravel_pytree(state.z)
+
+    new = loc + _draw(scale, key_proposal)
+    new_pe = potential_fn(unravel(new))
+    new_pe = jnp.where(jnp.isnan(new_pe), jnp.inf, new_pe)
+    diverging = (new_pe - state.potential_energy) > MAX_DELTA_ENERGY
+
+    locs, scales = _leave_one_out(zs, loc, scale, new)
+    # Candidate j < N is old point j (its leave-one-out population holds the
+    # proposal); candidate N is the proposal (its population is S itself).
+    candidates = jnp.concatenate([zs, new[None]])
+    candidate_pes = jnp.concatenate([pes, new_pe[None]])
+    candidate_locs = jnp.concatenate([locs, loc[None]])
+    candidate_scales = jnp.concatenate([scales, scale[None]])
+    log_q = _gaussian_log_density(candidates, candidate_locs, candidate_scales)
+    log_w = _removal_log_weights(log_q, candidate_pes)
+    removed = jax.random.categorical(key_remove, log_w)
+    keep = jnp.arange(zs.shape[0]) + (jnp.arange(zs.shape[0]) >= removed)
+    zs, pes = candidates[keep], candidate_pes[keep]
+    adapt_state = SAAdaptState(zs, pes, candidate_locs[removed], candidate_scales[removed])
+
+    accept_prob = -jnp.expm1(log_w[-1] - logsumexp(log_w))
+    i = state.i + 1
+    # The running mean restarts when sampling starts.
+    n = jnp.where(state.i < num_warmup, i, i - num_warmup).astype(accept_prob.dtype)
+    mean_accept_prob = state.mean_accept_prob + (accept_prob - state.mean_accept_prob) / n
+    pick = jax.random.randint(key_pick, (), 0, zs.shape[0])
+    return SAState(
+        i=i,
+        z=unravel(zs[pick]),
+        potential_energy=pes[pick],
+        accept_prob=accept_prob,
+        mean_accept_prob=mean_accept_prob,
+        diverging=diverging,
+        adapt_state=adapt_state,
+        rng_key=rng_key,
+    )
+
+
+def _sa_init(potential_fn: Callable, z: Any, size: int, dense: bool, rng_key: jax.Array) -> SAState:
+    z_flat, unravel = ravel_pytree(z)
+    key_sa, key_points, key_pick = jax.random.split(rng_key, 3)
+    # The initial population is a standard normal cloud around the initial point.
+    identity = jnp.eye(z_flat.size, dtype=z_flat.dtype) if dense else jnp.ones_like(z_flat)
+    zs = z_flat + _draw(identity, key_points, (size,))
+    pes = jax.vmap(lambda x: potential_fn(unravel(x)))(zs)
+    pes = jnp.where(jnp.isnan(pes), jnp.inf, pes)
+    loc = jnp.mean(zs, axis=0)
+    pick = jax.random.randint(key_pick, (), 0, size)
+    float_zero = jnp.zeros((), z_flat.dtype)
+    return SAState(
+        i=jnp.zeros((), jnp.int32),
+        z=unravel(zs[pick]),
+        potential_energy=pes[pick],
+        accept_prob=float_zero,
+        mean_accept_prob=float_zero,
+        diverging=jnp.zeros((), bool),
+        adapt_state=SAAdaptState(zs, pes, loc, _population_scale(zs, loc, dense, identity)),
+        rng_key=key_sa,
+    )
+
+
+# -- the kernel class ----------------------------------------------------------
+
+
+class SA(MCMCKernel):
+    """Sample Adaptive MCMC (Zhu, 2019), a gradient-free kernel.
+
+    Each transition evaluates the potential once: it proposes a point from a
+    Gaussian fitted to a population of ``adapt_state_size`` points and drops
+    one of the enlarged population (see :mod:`ppl.mcmc.sa`). It is cheap per
+    step but needs many warmup steps for the population to reach the typical
+    set. Each draw is one point of the population picked at random.
+
+    Args:
+        model: a model built from ppl primitives; the potential energy is
+            derived from it. Exactly one of ``model`` and ``potential_fn`` is
+            required.
+        potential_fn: the potential energy :math:`U(z)` of latent values
+            ``z`` of any pytree type; ``init_params`` of the same type must
+            then be given to :meth:`init` / :meth:`MCMC.run`.
+        adapt_state_size: the population size :math:`N > 1`; defaults to
+            twice the number of latent dimensions.
+        dense_mass: fit a full-covariance Gaussian (``True``) or one with a
+            diagonal covariance (``False``).
+        init_strategy: the initialization strategy for a ``model``.
+
+    References:
+        Zhu, M. (2019). *Sample Adaptive MCMC*. NeurIPS 32.
+
+    Example:
+        >>> import jax
+        >>> import ppl
+        >>> import ppl.distributions as dist
+        >>> from ppl.mcmc import MCMC
+        >>> from ppl.mcmc.sa import SA
+        >>> def model():
+        ...     ppl.sample("x", dist.Normal(0.0, 2.0).expand([3]))
+        >>> mcmc = MCMC(SA(model), num_warmup=2000, num_samples=2000, progress_bar=False)
+        >>> mcmc.run(jax.random.PRNGKey(0))
+        >>> mcmc.get_samples()["x"].shape
+        (2000, 3)
+    """
+
+    def __init__(
+        self,
+        model: Callable | None = None,
+        potential_fn: Callable | None = None,
+        adapt_state_size: int | None = None,
+        dense_mass: bool = True,
+        init_strategy: Callable = init_to_uniform,
+    ) -> None:
+        if not (model is None) ^ (potential_fn is None):
+            raise ValueError("Only one of `model` or `potential_fn` must be specified.")
+        for name, fn in (("model", model), ("potential_fn", potential_fn)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        if adapt_state_size is not None and (
+            not isinstance(adapt_state_size, (int, np.integer))
+            or isinstance(adapt_state_size, bool)
+            or adapt_state_size < 2
+        ):
+            raise ValueError(
+                f"adapt_state_size must be an integer greater than 1 or None, got "
+                f"{adapt_state_size!r}"
+            )
+        if not isinstance(dense_mass, (bool, np.bool_)):
+            raise ValueError(f"dense_mass must be a bool, got {dense_mass!r}")
+        if not callable(init_strategy):
+            raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
+        self._model = model
+        self._potential_fn = potential_fn
+        self._adapt_state_size = None if adapt_state_size is None else int(adapt_state_size)
+        self._dense_mass = bool(dense_mass)
+        self._init_strategy = init_strategy
+        # Built by init.
+        self._potential_fn_gen: Callable | None = None
+        self._postprocess_fn: Callable | None = None
+        self._num_warmup = 0
+        self._spec_key: tuple | None = None
+        self._init_fns: dict = {}
+        self._sample_fn: Callable | None = None
+
+    @property
+    def model(self) -> Callable | None:
+        """The model, or ``None`` when a ``potential_fn`` was given."""
+        return self._model
+
+    @property
+    def sample_field(self) -> str:
+        return "z"
+
+    @property
+    def default_fields(self) -> tuple[str, ...]:
+        return ("z", "diverging")
+
+    def get_diagnostics_str(self, state: SAState) -> str:
+        return f"acc. prob={float(state.mean_accept_prob):.2f}"
+
+    def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
+        if self._potential_fn is not None:
+            return self._potential_fn
+        if self._potential_fn_gen is None:
+            raise RuntimeError("the kernel is not initialized: call init() first")
+        return self._potential_fn_gen(*model_args, **model_kwargs)
+
+    def init(
+        self,
+        rng_key: jax.Array,
+        num_warmup: int,
+        init_params: Any = None,
+        model_args: tuple = (),
+        model_kwargs: dict | None = None,
+    ) -> SAState:
+        """The initial :class:`SAState` (a batch of states for a batch of keys).
+
+        The population starts as ``adapt_state_size`` standard normal draws
+        around the initial point.
+
+        Args:
+            rng_key: a key, or a batch of keys (then ``init_params``, if given,
+                has a leading batch dimension).
+            num_warmup: the number of warmup iterations.
+            init_params: initial unconstrained values; required with
+                ``potential_fn``.
+            model_args: positional arguments of the model.
+            model_kwargs: keyword arguments of the model.
+        """
+        model_kwargs = {} if model_kwargs is None else model_kwargs
+        if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
+            raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
+        batched = _is_batched_key(rng_key)
+        if batched:
+            keys = jax.vmap(jax.random.split)(rng_key)
+            rng_key, key_model = keys[:, 0], keys[:, 1]
+        else:
+            rng_key, key_model = jax.random.split(rng_key)
+        if isinstance(init_params, ParamInfo):
+            init_params = init_params.z
+        if self._model is not None:
+            setup = initialize_kernel_model(
+                "SA",
+                self._model,
+                key_model,
+                init_strategy=self._init_strategy,
+                model_args=model_args,
+                model_kwargs=model_kwargs,
+                validate_grad=False,
+            )
+            self._potential_fn_gen = setup.potential_fn_gen
+            self._postprocess_fn = setup.postprocess_fn_gen
+            if init_params is None:
+                init_params = setup.z
+            else:
+                model_z = jax.tree.map(lambda x: x[0], setup.z) if batched else setup.z
+                first = jax.tree.map(lambda x: x[0], init_params) if batched else init_params
+                _check_init_params_against_model(_as_float_tree(first), model_z, batched)
+        elif init_params is None:
+            raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
+        z = _as_float_tree(init_params)
+        if batched:
+            num = rng_key.shape[0]
+            if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num for x in jax.tree.leaves(z)):
+                raise ValueError(
+                    f"with a batch of {num} keys, every leaf of init_params needs a leading "
+                    f"dimension of {num}; got shapes {_describe_shapes(z)}"
+                )
+        z_single = jax.tree.map(lambda x: x[0], z) if batched else z
+        dim = int(ravel_pytree(z_single)[0].size)
+        if dim == 0:
+            raise ValueError("init_params has no latent values to sample")
+        size = 2 * dim if self._adapt_state_size is None else self._adapt_state_size
+        if self._dense_mass and size <= dim:
+            warnings.warn(
+                f"SA with dense_mass=True fits a {dim}x{dim} covariance to adapt_state_size="
+                f"{size} points, which is singular; use adapt_state_size > {dim}",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._num_warmup = int(num_warmup)
+        self._spec_key = (self._num_warmup, _structure_key(z_single), size, self._dense_mass)
+        self._sample_fn = self._sample_any
+        binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
+        init_fn = self._jitted_init(binding, z_single, size)
+        if batched:
+            init_fn = jax.vmap(init_fn, in_axes=(None, 0, 0))
+        return init_fn(binding.dynamic, z, rng_key)
+
+    def _jitted_init(self, binding: ArgsBinding, z_single: Any, size: int) -> Callable:
+        """The compiled initial-state function, cached per latent structure and static
+        model arguments."""
+        args_key = binding.cache_key(traced=True)
+        key = None if args_key is None else (args_key, _structure_key(z_single), size)
+        if key is not None and key in self._init_fns:
+            return self._init_fns[key]
+        _check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+        dense = self._dense_mass
+
+        def init_one(dynamic: list, z: Any, rng_key: jax.Array) -> SAState:
+            potential_fn = self._potential_for(*binding.rebuild(dynamic))
+            return _sa_init(potential_fn, z, size, dense, rng_key)
+
+        init_fn = jax.jit(init_one)
+        if key is not None:
+            self._init_fns[key] = init_fn
+        return init_fn
+
+    def _sample_any(self, state: SAState, model_args: tuple, model_kwargs: dict) -> SAState:
+        potential_fn = self._potential_for(model_args, model_kwargs)
+        if jnp.ndim(state.i) == 1:
+            # A batch of chains (a batched init): the state carries a leading chain axis.
+            return jax.vmap(lambda s: _sa_transition(potential_fn, self._num_warmup, s))(state)
+        return _sa_transition(potential_fn, self._num_warmup, state)
+
+    def sample(self, state: SAState, model_args: tuple, model_kwargs: dict) -> SAState:
+        """One SA transition from ``state``."""
+        if self._sample_fn is None:
+            raise RuntimeError(
+                "SA.sample() needs the kernel to be initialized: call init() (MCMC.run does)"
+            )
+        return self._sample_fn(state, model_args, model_kwargs or {})
+
+    def postprocess_fn(self, args: tuple, kwargs: dict) -> Callable:
+        """Constrain unconstrained samples and add deterministic sites (models only)."""
+        if self._postprocess_fn is None:
+            return _identity
+        return self._postprocess_fn(*args, **(kwargs or {}))
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in ("_sample_fn", "_postprocess_fn", "_potential_fn_gen", "_spec_key"):
+            state[name] = None
+        state["_init_fns"] = {}
+        return state
