@@ -10,12 +10,14 @@ from scipy import optimize, stats
 import ppl
 import ppl.distributions as dist
 from ppl.handlers import block, seed, substitute, trace
+from ppl.infer.initialization import init_to_value
 from ppl.infer.util import potential_energy
 from ppl.optim import Minimize
 from ppl.vi import (
     SVI,
     AutoBatchedMultivariateNormal,
     AutoBNAFNormal,
+    AutoDAIS,
     AutoDelta,
     AutoDiagonalNormal,
     AutoGuideList,
@@ -347,3 +349,35 @@ def test_autoguide_errors(normal):
         AutoDiagonalNormal(normal.model).median({})
     with pytest.raises(TypeError, match="AutoContinuous guide"):
         NeuTraReparam(AutoNormal(normal.model), {})
+
+
+@pytest.mark.parametrize(
+    "guide_class",
+    [
+        AutoNormal,
+        AutoDelta,
+        AutoDiagonalNormal,
+        AutoMultivariateNormal,
+        AutoLowRankMultivariateNormal,
+        AutoLaplaceApproximation,
+        AutoDAIS,
+    ],
+)
+def test_init_loc_fn_sets_the_initial_location(guide_class):
+    def model():
+        ppl.sample("mu", dist.Normal(0.0, 2.0))
+        with ppl.plate("N", 2):
+            ppl.sample("sigma", dist.LogNormal(0.0, 1.0))
+
+    values = {"mu": 1.5, "sigma": jnp.array([2.0, 0.5])}
+    guide = guide_class(model, init_loc_fn=init_to_value(values=values))
+    svi = SVI(model, guide, optax.adam(0.01), Trace_ELBO())
+    params = svi.get_params(svi.init(jax.random.PRNGKey(0)))
+    if guide_class is AutoDAIS:
+        # The chain starts from its base distribution, centred at the values (unconstrained).
+        expected = [1.5, np.log(2.0), np.log(0.5)]
+        np.testing.assert_allclose(params["auto_z_0_loc"], expected, rtol=1e-6)
+        return
+    median = guide.median(params)
+    assert float(median["mu"]) == pytest.approx(1.5, rel=1e-6)
+    np.testing.assert_allclose(median["sigma"], values["sigma"], rtol=1e-6)

@@ -36,6 +36,28 @@ def test_progress_bar_chunks_give_the_same_result(conjugate):
         np.testing.assert_allclose(with_bar.params[name], without.params[name], rtol=1e-5)
 
 
+def test_run_compiles_one_loop_for_all_chunks(conjugate, capsys):
+    _, guide, data = conjugate
+    calls = []
+
+    def model(data):
+        calls.append(None)  # one entry per Python trace of the model
+        conjugate[0](data)
+
+    svi = SVI(model, guide, optim.Adam(0.02), Trace_ELBO())
+    svi.run(jax.random.PRNGKey(1), 103, data, progress_bar=False)
+    one_chunk = len(calls)
+    calls.clear()
+    result = svi.run(jax.random.PRNGKey(1), 103, data, progress_bar=True)
+    # 21 chunks (20 of 5 steps and one of 3) reuse a single compiled scan.
+    assert len(calls) == one_chunk < 10
+    bar = capsys.readouterr().err
+    assert "103/103" in bar
+    final = np.mean(np.asarray(result.losses)[100:])
+    assert f"avg. loss [101-103]: {final:.4f}" in bar
+    assert f"init loss: {float(result.losses[0]):.4f}" in bar
+
+
 def test_run_equals_repeated_update(conjugate):
     model, guide, data = conjugate
     svi = SVI(model, guide, optax.sgd(0.01), Trace_ELBO())

@@ -35,6 +35,7 @@ _INFERENCE = [
     "AutoLaplaceApproximation",
     "AutoIAFNormal",
     "AutoBNAFNormal",
+    "AutoDAIS",
 ]
 
 

@@ -10,6 +10,7 @@ from ppl.vi.autoguide.continuous import (
     AutoLowRankMultivariateNormal,
     AutoMultivariateNormal,
 )
+from ppl.vi.autoguide.dais import AutoDAIS
 from ppl.vi.autoguide.flows import AutoBNAFNormal, AutoIAFNormal
 from ppl.vi.autoguide.sitewise import AutoDelta, AutoNormal
 
@@ -18,6 +19,7 @@ __all__ = [
     "AutoBatchedLowRankMultivariateNormal",
     "AutoBatchedMultivariateNormal",
     "AutoContinuous",
+    "AutoDAIS",
     "AutoDelta",
     "AutoDiagonalNormal",
     "AutoGuide",
