@@ -408,7 +408,13 @@ def initialize_model(
         if site["type"] == "param"
         or (site["type"] == "plate" and site["args"][0] != site["args"][1])
     }
-    model_with_params = substitute(model, data=fixed_params) if fixed_params else model
+    # Fill-only: a value set inside the model (e.g. subsample indices HMCECS
+    # passes in through a handler of its own) wins over the fixed one.
+    model_with_params = (
+        substitute(model, substitute_fn=functools.partial(_fill_unset, fixed_params))
+        if fixed_params
+        else model
+    )
 
     def bind(fn: Callable, args: tuple, kwargs: dict) -> Callable:
         return functools.partial(fn, model_with_params, args, kwargs)
@@ -448,6 +454,10 @@ def initialize_model(
             "init_to_value(values=...) or init_to_median() may help."
         )
     return ModelInfo(ParamInfo(z, energy, grad), potential_fn, postprocess_fn, model_trace)
+
+
+def _fill_unset(values: dict, msg: dict) -> Any:
+    return values.get(msg["name"]) if msg["value"] is None else None
 
 
 def _check_discrete_latents(model_trace: dict) -> None:

@@ -13,6 +13,7 @@ from ppl.mcmc.ensemble import AIES, ESS, AIESState, EnsembleSampler, EnsembleSam
 from ppl.mcmc.functional import hmc
 from ppl.mcmc.gibbs import CustomGibbs, Gibbs, GibbsState
 from ppl.mcmc.hmc import HMC, HMCState
+from ppl.mcmc.hmc_ecs import HMCECS, HMCECSState, taylor_proxy
 from ppl.mcmc.hmc_gibbs import DiscreteHMCGibbs, HMCGibbs, HMCGibbsState
 from ppl.mcmc.integrators import IntegratorState, velocity_verlet
 from ppl.mcmc.kernels import MCMCKernel
@@ -23,6 +24,9 @@ from ppl.mcmc.nuts import NUTS
 from ppl.mcmc.sa import SA, SAState
 
 __all__ = [
+    "HMCECS",
+    "HMCECSState",
+    "taylor_proxy",
     "DiscreteGibbs",
     "DiscreteGibbsState",
     "DiscreteHMCGibbs",

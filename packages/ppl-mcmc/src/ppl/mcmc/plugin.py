@@ -29,6 +29,7 @@ def register_kernels(register: Any) -> None:
     from ppl.mcmc.functional import hmc
     from ppl.mcmc.gibbs import CustomGibbs, Gibbs
     from ppl.mcmc.hmc import HMC, HMCState
+    from ppl.mcmc.hmc_ecs import HMCECS, HMCECSState, taylor_proxy
     from ppl.mcmc.hmc_gibbs import DiscreteHMCGibbs, HMCGibbs
     from ppl.mcmc.kernels import MCMCKernel
     from ppl.mcmc.mcmc import MCMC
@@ -48,6 +49,9 @@ def register_kernels(register: Any) -> None:
         ("DiscreteGibbs", DiscreteGibbs),
         ("DiscreteHMCGibbs", DiscreteHMCGibbs),
         ("MixedHMC", MixedHMC),
+        ("HMCECS", HMCECS),
+        ("HMCECSState", HMCECSState),
+        ("taylor_proxy", taylor_proxy),
         ("SA", SA),
         ("SAState", SAState),
         ("BarkerMH", BarkerMH),
