@@ -39,18 +39,18 @@ from jax.flatten_util import ravel_pytree
 from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import ParamInfo
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, warmup_adapter
-from ppl.mcmc.hmc import (
-    _as_float_tree,
-    _check_init_params_against_model,
-    _check_positive,
-    _check_scalar_potential,
-    _describe_shapes,
-    _is_batched_key,
-    _resolve_layout,
-    _structure_key,
+from ppl.mcmc.checks import (
+    as_float_tree,
+    check_init_params_against_model,
+    check_positive,
+    check_scalar_potential,
+    describe_shapes,
+    is_batched_key,
+    structure_key,
 )
 from ppl.mcmc.integrators import IntegratorState
 from ppl.mcmc.kernels import MCMCKernel, _identity
+from ppl.mcmc.metrics import resolve_layout
 from ppl.mcmc.model_init import initialize_kernel_model
 from ppl.mcmc.util import ArgsBinding
 
@@ -258,7 +258,7 @@ class BarkerMH(MCMCKernel):
         for name, fn in (("model", model), ("potential_fn", potential_fn)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-        _check_positive("step_size", step_size)
+        check_positive("step_size", step_size)
         if not isinstance(dense_mass, (bool, np.bool_)):
             raise ValueError(f"dense_mass must be a bool, got {dense_mass!r}")
         if not 0.0 < float(target_accept_prob) < 1.0:
@@ -332,7 +332,7 @@ class BarkerMH(MCMCKernel):
         model_kwargs = {} if model_kwargs is None else model_kwargs
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
-        batched = _is_batched_key(rng_key)
+        batched = is_batched_key(rng_key)
         if batched:
             keys = jax.vmap(jax.random.split)(rng_key)
             rng_key, key_model = keys[:, 0], keys[:, 1]
@@ -357,21 +357,21 @@ class BarkerMH(MCMCKernel):
             else:
                 model_z = jax.tree.map(lambda x: x[0], setup.z) if batched else setup.z
                 first = jax.tree.map(lambda x: x[0], init_params) if batched else init_params
-                _check_init_params_against_model(_as_float_tree(first), model_z, batched)
+                check_init_params_against_model(as_float_tree(first), model_z, batched)
         elif init_params is None:
             raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
-        z = _as_float_tree(init_params)
+        z = as_float_tree(init_params)
         if batched:
             num = rng_key.shape[0]
             if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num for x in jax.tree.leaves(z)):
                 raise ValueError(
                     f"with a batch of {num} keys, every leaf of init_params needs a leading "
-                    f"dimension of {num}; got shapes {_describe_shapes(z)}"
+                    f"dimension of {num}; got shapes {describe_shapes(z)}"
                 )
         z_single = jax.tree.map(lambda x: x[0], z) if batched else z
         if not jax.tree.leaves(z_single):
             raise ValueError("init_params has no latent values to sample")
-        layout, inverse_mass_matrix = _resolve_layout(
+        layout, inverse_mass_matrix = resolve_layout(
             z_single, self._dense_mass, self._inverse_mass_matrix, False
         )
         self._num_warmup = int(num_warmup)
@@ -382,7 +382,7 @@ class BarkerMH(MCMCKernel):
             adapt_mass_matrix=self._adapt_mass_matrix,
             target_accept_prob=self._target_accept_prob,
         )
-        self._spec_key = (self._num_warmup, _structure_key(z_single), layout.dense_all)
+        self._spec_key = (self._num_warmup, structure_key(z_single), layout.dense_all)
         self._sample_fn = self._sample_any
         binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
         init_fn = self._jitted_init(binding, z_single)
@@ -398,7 +398,7 @@ class BarkerMH(MCMCKernel):
         key = None if args_key is None else (args_key, self._spec_key)
         if key is not None and key in self._init_fns:
             return self._init_fns[key]
-        _check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
         adapter = self._adapter
 
         def init_one(dynamic: list, z: Any, step_size: Any, imm: Any, rng_key: Any) -> Any:

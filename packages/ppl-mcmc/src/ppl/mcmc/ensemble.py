@@ -40,13 +40,13 @@ from jax.scipy.stats import gaussian_kde
 
 from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import ParamInfo
-from ppl.mcmc.hmc import (
-    _as_float_tree,
-    _check_init_params_against_model,
-    _check_scalar_potential,
-    _describe_shapes,
-    _is_batched_key,
-    _structure_key,
+from ppl.mcmc.checks import (
+    as_float_tree,
+    check_init_params_against_model,
+    check_scalar_potential,
+    describe_shapes,
+    is_batched_key,
+    structure_key,
 )
 from ppl.mcmc.kernels import MCMCKernel, _identity
 from ppl.mcmc.model_init import initialize_kernel_model
@@ -544,7 +544,7 @@ class EnsembleSampler(MCMCKernel, ABC):
             if init_params is None:
                 return jax.tree.map(lambda *xs: jnp.stack(xs), *[s.z for s in setups])
             first = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_params)
-            _check_init_params_against_model(_as_float_tree(first), setups[0].z, True)
+            check_init_params_against_model(as_float_tree(first), setups[0].z, True)
         elif init_params is None:
             raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
         return init_params
@@ -572,7 +572,7 @@ class EnsembleSampler(MCMCKernel, ABC):
         model_kwargs = {} if model_kwargs is None else model_kwargs
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
-        if not _is_batched_key(rng_key):
+        if not is_batched_key(rng_key):
             raise ValueError(
                 f"{name}.init needs a batch of keys, one per walker, but got a single key. "
                 + _ensemble_usage(name)
@@ -585,11 +585,11 @@ class EnsembleSampler(MCMCKernel, ABC):
             )
         self._num_chains = num_chains
         key, key_inner, key_model = jax.random.split(rng_key[0], 3)
-        z = _as_float_tree(self._init_walkers(key_model, init_params, model_args, model_kwargs))
+        z = as_float_tree(self._init_walkers(key_model, init_params, model_args, model_kwargs))
         if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num_chains for x in jax.tree.leaves(z)):
             raise ValueError(
                 f"init_params needs a leading dimension of num_chains={num_chains} (one initial "
-                f"value per walker) on every leaf; got shapes {_describe_shapes(z)}"
+                f"value per walker) on every leaf; got shapes {describe_shapes(z)}"
             )
         flat, _, _ = _batch_ravel(z)
         dim = int(flat.shape[1])
@@ -604,7 +604,7 @@ class EnsembleSampler(MCMCKernel, ABC):
                 stacklevel=2,
             )
         z_single = jax.tree.map(lambda x: x[0], z)
-        _check_scalar_potential(self._potential_for(model_args, model_kwargs), z_single)
+        check_scalar_potential(self._potential_for(model_args, model_kwargs), z_single)
         log_density = self._log_density_for(model_args, model_kwargs, z)
         bad = np.flatnonzero(~np.isfinite(np.asarray(log_density(flat))))
         if bad.size:
@@ -614,7 +614,7 @@ class EnsembleSampler(MCMCKernel, ABC):
             )
         _check_walkers_spread(np.asarray(flat))
         self._num_warmup = int(num_warmup)
-        self._spec_key = (self._num_warmup, num_chains, _structure_key(z_single))
+        self._spec_key = (self._num_warmup, num_chains, structure_key(z_single))
         self._batch_log_density = log_density
         self._sample_fn = self._sample_ensemble
         return EnsembleSamplerState(z, self.init_inner_state(key_inner), key)
@@ -624,7 +624,7 @@ class EnsembleSampler(MCMCKernel, ABC):
     ) -> EnsembleSamplerState:
         z, inner_state, rng_key = state
         # A batch of keys (e.g. set by the caller) is reduced to its first key.
-        single = not _is_batched_key(rng_key)
+        single = not is_batched_key(rng_key)
         key = rng_key if single else rng_key[0]
         key, key_split = jax.random.split(key)
         flat, unravel, _ = _batch_ravel(z)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -28,15 +28,25 @@ from jax.flatten_util import ravel_pytree
 from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import ParamInfo, initialize_model, latent_transforms, transform_fn
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, find_reasonable_step_size, warmup_adapter
+from ppl.mcmc.checks import (
+    as_float_tree,
+    check_init_params_against_model,
+    check_positive,
+    check_scalar_potential,
+    describe_shapes,
+    is_batched_key,
+    structure_key,
+)
 from ppl.mcmc.integrators import IntegratorState, value_and_grad, velocity_verlet_step
 from ppl.mcmc.kernels import MCMCKernel, _identity
 from ppl.mcmc.metrics import (
     BlockLayout,
     Metric,
-    block_layout,
     custom_metric,
     euclidean_kinetic_energy,
     euclidean_metric,
+    normalize_dense_mass,
+    resolve_layout,
 )
 from ppl.mcmc.trajectory import MAX_DELTA_ENERGY, build_tree, static_trajectory
 from ppl.mcmc.util import ArgsBinding, uniform_from_key
@@ -82,130 +92,6 @@ class HMCState(NamedTuple):
 
 
 # -- argument checks -----------------------------------------------------------
-
-
-def _is_batched_key(rng_key: Any) -> bool:
-    rng_key = jnp.asarray(rng_key) if not isinstance(rng_key, jax.Array) else rng_key
-    if jnp.issubdtype(rng_key.dtype, jax.dtypes.prng_key):
-        return rng_key.ndim == 1
-    return rng_key.ndim == 2
-
-
-def _as_float_tree(tree: Any) -> Any:
-    # Latent values must be real-valued to be differentiated; Python numbers and
-    # integer arrays are promoted to the default float type.
-    def convert(x: Any) -> jax.Array:
-        x = jnp.asarray(x)
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            x = x.astype(jnp.result_type(float))
-        return x
-
-    return jax.tree.map(convert, tree)
-
-
-def _describe_shapes(tree: Any) -> str:
-    if isinstance(tree, Mapping):
-        return "{" + ", ".join(f"{k!r}: {tuple(jnp.shape(v))}" for k, v in tree.items()) + "}"
-    return str(jax.tree.map(lambda x: tuple(jnp.shape(x)), tree))
-
-
-def _check_init_params_against_model(init_z: Any, model_z: dict, batched: bool) -> None:
-    if not isinstance(init_z, Mapping):
-        raise ValueError(
-            "init_params for a model must be a dict of unconstrained values keyed by latent "
-            f"site name, got {type(init_z).__name__}"
-        )
-    missing = sorted(set(model_z) - set(init_z))
-    unknown = sorted(set(init_z) - set(model_z))
-    if missing or unknown:
-        raise ValueError(
-            "init_params must give a value for each latent site and nothing else: "
-            + (f"missing {missing}" if missing else "")
-            + ("; " if missing and unknown else "")
-            + (f"not latent sites of the model {unknown}" if unknown else "")
-        )
-    for name, expected in model_z.items():
-        expected_shape = tuple(jnp.shape(expected))
-        got = tuple(jnp.shape(init_z[name]))
-        if got != expected_shape:
-            batch = " (with the leading num_chains dimension)" if batched else ""
-            raise ValueError(
-                f"init_params[{name!r}] has shape {got}, but latent site {name!r} has "
-                f"unconstrained shape {expected_shape}{batch}"
-            )
-
-
-def _normalize_dense_mass(dense_mass: Any) -> bool | list[tuple[str, ...]]:
-    if isinstance(dense_mass, (bool, np.bool_)):
-        return bool(dense_mass)
-    if isinstance(dense_mass, (list, tuple)):
-        blocks = []
-        for block in dense_mass:
-            if not isinstance(block, tuple) or not all(isinstance(n, str) for n in block):
-                raise ValueError(
-                    "dense_mass must be a bool or a list of tuples of site names, e.g. "
-                    f"[('x', 'y')]; got entry {block!r}"
-                )
-            blocks.append(block)
-        return blocks
-    raise ValueError(
-        f"dense_mass must be a bool or a list of tuples of site names, got {dense_mass!r}"
-    )
-
-
-def _check_block(key: tuple[str, ...], block: Any, size: int) -> None:
-    shape = tuple(jnp.shape(block))
-    if shape not in ((size,), (size, size)):
-        raise ValueError(
-            f"inverse_mass_matrix block {key!r} has shape {shape}, but its sites have "
-            f"{size} unconstrained coordinates: expected ({size},) or ({size}, {size})"
-        )
-
-
-def _resolve_layout(
-    z: Any, dense_mass: bool | list, inverse_mass_matrix: Any, structured: bool
-) -> tuple[BlockLayout, Any]:
-    """The mass-matrix layout and the (completed) initial inverse mass matrix."""
-    size = int(ravel_pytree(z)[0].size)
-    if isinstance(inverse_mass_matrix, Mapping):
-        blocks = [tuple(k) if isinstance(k, tuple) else (k,) for k in inverse_mass_matrix]
-        imm = {
-            key: jnp.asarray(v) for key, v in zip(blocks, inverse_mass_matrix.values(), strict=True)
-        }
-        dense = [jnp.ndim(v) == 2 for v in imm.values()]
-    elif isinstance(dense_mass, list) or structured:
-        if not isinstance(z, Mapping):
-            raise ValueError(
-                "dense_mass given as a list of site-name tuples needs init_params that are a "
-                f"dict of sites, got {type(z).__name__}"
-            )
-        if inverse_mass_matrix is not None:
-            # One array given for a model: it spans all sites in sorted order.
-            blocks = [tuple(sorted(z))]
-            imm = {blocks[0]: jnp.asarray(inverse_mass_matrix)}
-            dense = [jnp.ndim(inverse_mass_matrix) == 2]
-        else:
-            if isinstance(dense_mass, bool):
-                dense_mass = [tuple(sorted(z))] if dense_mass else []
-            blocks, imm, dense = list(dense_mass), None, [True] * len(dense_mass)
-    else:
-        if inverse_mass_matrix is not None:
-            imm = jnp.asarray(inverse_mass_matrix)
-            _check_block(("<all latent coordinates>",), imm, size)
-            return block_layout(z, None, imm.ndim == 2), imm
-        return block_layout(z, None, dense_mass), None
-    covered = {name for block in blocks for name in block}
-    remaining = tuple(sorted(set(z) - covered))
-    if remaining:
-        blocks.append(remaining)
-        dense.append(False)
-    layout = block_layout(z, blocks, dense)
-    if imm is not None:
-        for key, idx in zip(layout.keys, layout.indices, strict=True):
-            if key == remaining:
-                imm[key] = jnp.ones(len(idx))
-            _check_block(key, imm[key], len(idx))
-    return layout, imm
 
 
 # -- the transition ------------------------------------------------------------
@@ -417,11 +303,6 @@ def _sample_state(spec: _Spec, potential_fn: Callable, state: HMCState) -> HMCSt
     )
 
 
-def _structure_key(z: Any) -> tuple:
-    leaves, treedef = jax.tree.flatten(z)
-    return treedef, tuple((tuple(jnp.shape(x)), jnp.result_type(x)) for x in leaves)
-
-
 def _make_spec(
     kernel_config: dict,
     algo: str,
@@ -448,30 +329,7 @@ def _make_spec(
     )
 
 
-def _check_scalar_potential(potential_fn: Callable, z: Any) -> None:
-    try:
-        out = jax.eval_shape(potential_fn, z)
-    except Exception as error:
-        raise ValueError(
-            f"potential_fn failed on init_params with shapes {_describe_shapes(z)}: {error}"
-        ) from error
-    if tuple(getattr(out, "shape", ())) != ():
-        raise ValueError(
-            f"potential_fn must return a scalar, but returned shape {tuple(out.shape)} for "
-            f"init_params with shapes {_describe_shapes(z)}; check the shapes of init_params"
-        )
-
-
 # -- the kernel class ------------------------------------------------------------
-
-
-def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, (jax.Array, np.ndarray)) and np.ndim(value) == 0:
-        value = float(value)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
 class HMC(MCMCKernel):
@@ -536,7 +394,7 @@ class HMC(MCMCKernel):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
         if kinetic_fn is not None and not callable(kinetic_fn):
             raise TypeError(f"kinetic_fn must be callable, got {type(kinetic_fn).__name__}")
-        _check_positive("step_size", step_size)
+        check_positive("step_size", step_size)
         if not 0.0 < float(target_accept_prob) < 1.0:
             raise ValueError(f"target_accept_prob must lie in (0, 1), got {target_accept_prob!r}")
         if num_steps is not None and (
@@ -545,7 +403,7 @@ class HMC(MCMCKernel):
             raise ValueError(f"num_steps must be a positive integer or None, got {num_steps!r}")
         if num_steps is not None and num_steps < 1:
             raise ValueError(f"num_steps must be a positive integer or None, got {num_steps!r}")
-        _check_positive("trajectory_length", trajectory_length, allow_none=True)
+        check_positive("trajectory_length", trajectory_length, allow_none=True)
         if self._algo == "HMC" and num_steps is None and trajectory_length is None:
             raise ValueError("HMC needs a trajectory_length or a num_steps; both are None")
         self._model = model
@@ -555,7 +413,7 @@ class HMC(MCMCKernel):
         self._inverse_mass_matrix = inverse_mass_matrix
         self._adapt_step_size = adapt_step_size
         self._adapt_mass_matrix = adapt_mass_matrix
-        self._dense_mass = _normalize_dense_mass(dense_mass)
+        self._dense_mass = normalize_dense_mass(dense_mass)
         self._target_accept_prob = target_accept_prob
         self._num_steps = None if num_steps is None else int(num_steps)
         self._trajectory_length = (
@@ -678,14 +536,14 @@ class HMC(MCMCKernel):
         if batched:
             model_z = jax.tree.map(lambda x: x[0], model_z)
             init_z = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_z)
-        _check_init_params_against_model(_as_float_tree(init_z), model_z, batched)
+        check_init_params_against_model(as_float_tree(init_z), model_z, batched)
         return init_params
 
     def _prepare(self, num_warmup: int, z_single: Any, structured: bool) -> tuple[_Spec, Any]:
-        layout, inverse_mass_matrix = _resolve_layout(
+        layout, inverse_mass_matrix = resolve_layout(
             z_single, self._dense_mass, self._inverse_mass_matrix, structured
         )
-        key = (int(num_warmup), _structure_key(z_single), structured)
+        key = (int(num_warmup), structure_key(z_single), structured)
         if self._spec is None or self._spec_key != key:
             _, unravel = ravel_pytree(z_single)
             self._spec = _make_spec(
@@ -723,7 +581,7 @@ class HMC(MCMCKernel):
         model_kwargs = {} if model_kwargs is None else model_kwargs
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
-        batched = _is_batched_key(rng_key)
+        batched = is_batched_key(rng_key)
         if batched:
             keys = jax.vmap(jax.random.split)(rng_key)
             rng_key, key_model = keys[:, 0], keys[:, 1]
@@ -740,14 +598,14 @@ class HMC(MCMCKernel):
             z, potential_energy, z_grad = init_params
         else:
             z, potential_energy, z_grad = init_params, None, None
-        z = _as_float_tree(z)
+        z = as_float_tree(z)
         if batched:
             num = rng_key.shape[0]
             for leaf in jax.tree.leaves(z):
                 if jnp.ndim(leaf) == 0 or jnp.shape(leaf)[0] != num:
                     raise ValueError(
                         f"with a batch of {num} keys, every leaf of init_params needs a leading "
-                        f"dimension of {num}; got shapes {_describe_shapes(z)}"
+                        f"dimension of {num}; got shapes {describe_shapes(z)}"
                     )
         z_single = jax.tree.map(lambda x: x[0], z) if batched else z
         if not jax.tree.leaves(z_single):
@@ -782,7 +640,7 @@ class HMC(MCMCKernel):
         init_fn = self._init_fns.get(key) if key is not None else None
         if init_fn is not None:
             return init_fn
-        _check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
 
         def init_one(dynamic, z, potential_energy, z_grad, step_size, imm, length, rng_key):
             potential_fn = self._potential_for(*binding.rebuild(dynamic))

@@ -34,6 +34,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 __all__ = [
+    "normalize_dense_mass",
+    "resolve_layout",
     "BlockLayout",
     "Metric",
     "block_layout",
@@ -303,3 +305,76 @@ def momentum_generator(prototype_r: Any, mass_matrix_sqrt: Any, rng_key: jax.Arr
         layout = block_layout(prototype_r, None, jnp.ndim(mass_matrix_sqrt) == 2)
     _, unravel = ravel_pytree(prototype_r)
     return unravel(_gaussian_momentum(layout)(rng_key, mass_matrix_sqrt))
+
+
+def normalize_dense_mass(dense_mass: Any) -> bool | list[tuple[str, ...]]:
+    if isinstance(dense_mass, (bool, np.bool_)):
+        return bool(dense_mass)
+    if isinstance(dense_mass, (list, tuple)):
+        blocks = []
+        for block in dense_mass:
+            if not isinstance(block, tuple) or not all(isinstance(n, str) for n in block):
+                raise ValueError(
+                    "dense_mass must be a bool or a list of tuples of site names, e.g. "
+                    f"[('x', 'y')]; got entry {block!r}"
+                )
+            blocks.append(block)
+        return blocks
+    raise ValueError(
+        f"dense_mass must be a bool or a list of tuples of site names, got {dense_mass!r}"
+    )
+
+
+def _check_block(key: tuple[str, ...], block: Any, size: int) -> None:
+    shape = tuple(jnp.shape(block))
+    if shape not in ((size,), (size, size)):
+        raise ValueError(
+            f"inverse_mass_matrix block {key!r} has shape {shape}, but its sites have "
+            f"{size} unconstrained coordinates: expected ({size},) or ({size}, {size})"
+        )
+
+
+def resolve_layout(
+    z: Any, dense_mass: bool | list, inverse_mass_matrix: Any, structured: bool
+) -> tuple[BlockLayout, Any]:
+    """The mass-matrix layout and the (completed) initial inverse mass matrix."""
+    size = int(ravel_pytree(z)[0].size)
+    if isinstance(inverse_mass_matrix, Mapping):
+        blocks = [tuple(k) if isinstance(k, tuple) else (k,) for k in inverse_mass_matrix]
+        imm = {
+            key: jnp.asarray(v) for key, v in zip(blocks, inverse_mass_matrix.values(), strict=True)
+        }
+        dense = [jnp.ndim(v) == 2 for v in imm.values()]
+    elif isinstance(dense_mass, list) or structured:
+        if not isinstance(z, Mapping):
+            raise ValueError(
+                "dense_mass given as a list of site-name tuples needs init_params that are a "
+                f"dict of sites, got {type(z).__name__}"
+            )
+        if inverse_mass_matrix is not None:
+            # One array given for a model: it spans all sites in sorted order.
+            blocks = [tuple(sorted(z))]
+            imm = {blocks[0]: jnp.asarray(inverse_mass_matrix)}
+            dense = [jnp.ndim(inverse_mass_matrix) == 2]
+        else:
+            if isinstance(dense_mass, bool):
+                dense_mass = [tuple(sorted(z))] if dense_mass else []
+            blocks, imm, dense = list(dense_mass), None, [True] * len(dense_mass)
+    else:
+        if inverse_mass_matrix is not None:
+            imm = jnp.asarray(inverse_mass_matrix)
+            _check_block(("<all latent coordinates>",), imm, size)
+            return block_layout(z, None, imm.ndim == 2), imm
+        return block_layout(z, None, dense_mass), None
+    covered = {name for block in blocks for name in block}
+    remaining = tuple(sorted(set(z) - covered))
+    if remaining:
+        blocks.append(remaining)
+        dense.append(False)
+    layout = block_layout(z, blocks, dense)
+    if imm is not None:
+        for key, idx in zip(layout.keys, layout.indices, strict=True):
+            if key == remaining:
+                imm[key] = jnp.ones(len(idx))
+            _check_block(key, imm[key], len(idx))
+    return layout, imm

@@ -34,13 +34,13 @@ from jax.scipy.special import logsumexp
 from ppl.distributions.util import cholesky_update
 from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import ParamInfo
-from ppl.mcmc.hmc import (
-    _as_float_tree,
-    _check_init_params_against_model,
-    _check_scalar_potential,
-    _describe_shapes,
-    _is_batched_key,
-    _structure_key,
+from ppl.mcmc.checks import (
+    as_float_tree,
+    check_init_params_against_model,
+    check_scalar_potential,
+    describe_shapes,
+    is_batched_key,
+    structure_key,
 )
 from ppl.mcmc.kernels import MCMCKernel, _identity
 from ppl.mcmc.model_init import initialize_kernel_model
@@ -371,7 +371,7 @@ class SA(MCMCKernel):
         model_kwargs = {} if model_kwargs is None else model_kwargs
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
-        batched = _is_batched_key(rng_key)
+        batched = is_batched_key(rng_key)
         if batched:
             keys = jax.vmap(jax.random.split)(rng_key)
             rng_key, key_model = keys[:, 0], keys[:, 1]
@@ -396,16 +396,16 @@ class SA(MCMCKernel):
             else:
                 model_z = jax.tree.map(lambda x: x[0], setup.z) if batched else setup.z
                 first = jax.tree.map(lambda x: x[0], init_params) if batched else init_params
-                _check_init_params_against_model(_as_float_tree(first), model_z, batched)
+                check_init_params_against_model(as_float_tree(first), model_z, batched)
         elif init_params is None:
             raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
-        z = _as_float_tree(init_params)
+        z = as_float_tree(init_params)
         if batched:
             num = rng_key.shape[0]
             if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num for x in jax.tree.leaves(z)):
                 raise ValueError(
                     f"with a batch of {num} keys, every leaf of init_params needs a leading "
-                    f"dimension of {num}; got shapes {_describe_shapes(z)}"
+                    f"dimension of {num}; got shapes {describe_shapes(z)}"
                 )
         z_single = jax.tree.map(lambda x: x[0], z) if batched else z
         dim = int(ravel_pytree(z_single)[0].size)
@@ -420,7 +420,7 @@ class SA(MCMCKernel):
                 stacklevel=2,
             )
         self._num_warmup = int(num_warmup)
-        self._spec_key = (self._num_warmup, _structure_key(z_single), size, self._dense_mass)
+        self._spec_key = (self._num_warmup, structure_key(z_single), size, self._dense_mass)
         self._sample_fn = self._sample_any
         binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
         init_fn = self._jitted_init(binding, z_single, size)
@@ -432,10 +432,10 @@ class SA(MCMCKernel):
         """The compiled initial-state function, cached per latent structure and static
         model arguments."""
         args_key = binding.cache_key(traced=True)
-        key = None if args_key is None else (args_key, _structure_key(z_single), size)
+        key = None if args_key is None else (args_key, structure_key(z_single), size)
         if key is not None and key in self._init_fns:
             return self._init_fns[key]
-        _check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
         dense = self._dense_mass
 
         def init_one(dynamic: list, z: Any, rng_key: jax.Array) -> SAState:
