@@ -167,6 +167,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """ppl against NumPyro and BlackJAX: ``benchmarks/run.py`` with the posargs."""
+    """ppl against NumPyro and BlackJAX: ``benchmarks/run.py`` with the posargs.
+
+    ``nox -s bench -- --quick`` is the smoke run; ``-- --workloads svi,eight_schools``
+    picks kinds and/or workloads; ``-- --list`` lists them.
+    """
     session.install(*_editable_args(PACKAGES), *BENCH_DEPS)
     session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs)

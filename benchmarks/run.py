@@ -1,15 +1,17 @@
-"""Benchmark ppl against NumPyro and BlackJAX, side by side, as ratios.
+"""Benchmark ppl against NumPyro (and BlackJAX where it applies), side by side, as ratios.
 
 Every (library, workload) pair runs in a fresh process, interleaved
 (A, B, C, A, B, C, ...) over several repeats so that machine noise hits all
-libraries alike. Results: ``results.json``, ``results.md`` and PNG plots in
+libraries alike. Results: ``results.json``, ``results.md`` and PNG charts in
 the output folder (``benchmarks/results`` by default).
 
-    python benchmarks/run.py            # full sizes, 3 repeats
-    python benchmarks/run.py --quick    # small sizes, 1 repeat: a smoke run
+    python benchmarks/run.py                      # full sizes, 3 repeats
+    python benchmarks/run.py --quick              # small sizes, 1 repeat: a smoke run
+    python benchmarks/run.py --workloads svi,eight_schools   # kinds and/or names
+    python benchmarks/run.py --list               # the workloads and their kinds
 
-A benchmark never fails for being slow; it reports. It fails only if a run
-crashes.
+A benchmark never fails for being slow; it reports. It exits non-zero only
+when a run crashed (after writing the results of the others).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import platform
+import resource
 import subprocess
 import sys
 import time
@@ -25,166 +28,111 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARIES = ("ppl", "numpyro", "blackjax")
-REFERENCE = "numpyro"
-
-#: metric -> (label, True when larger is better)
-METRICS = {
-    "time_to_first_samples": ("start to first samples (s)", False),
-    "compile": ("compile (s)", False),
-    "first_run": ("first run (s)", False),
-    "warm_run": ("warm run (s)", False),
-    "min_bulk_ess": ("min bulk ESS", True),
-    "ess_per_second": ("min bulk ESS / s (warm)", True),
-    "gradient_evaluations": ("gradient evaluations", False),
-    "divergences": ("divergences", False),
-    "overhead": ("overhead (1.0 is ideal)", False),
-    "peak_memory_mb": ("peak memory (MB)", False),
-}
 
 
 def run_one(library: str, workload: str, quick: bool) -> dict:
+    """One worker process: its JSON line plus ``cold_wall`` and ``cold_cpu`` (seconds of
+    the whole process), or ``failed`` with the end of its stderr."""
     env = {**os.environ, "BENCH_SPAWN_TIME": repr(time.time())}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "benchmarks.worker", library, workload]
     if quick:
         command.append("--quick")
-    start = time.time()
+    start, cpu_start = time.time(), _children_cpu()
     out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    wall = time.time() - start
+    wall, cpu = time.time() - start, _children_cpu() - cpu_start
     if out.returncode != 0:
-        raise RuntimeError(f"{library} on {workload} failed:\n{out.stderr[-4000:]}")
+        return {"library": library, "workload": workload, "failed": out.stderr[-4000:]}
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["cold_wall"] = wall
+    result.update(cold_wall=wall, cold_cpu=cpu)
     return result
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Median, min and max of each metric over repeats, per library and workload."""
-    grouped: dict = {}
-    for run in runs:
-        grouped.setdefault(run["workload"], {}).setdefault(run["library"], []).append(run)
-    summary: dict = {}
-    for workload, by_library in grouped.items():
-        summary[workload] = {}
-        for library, repeats in by_library.items():
-            metrics = {}
-            for key in [*METRICS, "cold_wall"]:
-                values = [r[key] for r in repeats if r.get(key) is not None]
-                if values:
-                    metrics[key] = {
-                        "median": statistics.median(values),
-                        "min": min(values),
-                        "max": max(values),
-                    }
-            summary[workload][library] = metrics
-        reference = summary[workload].get(REFERENCE)
-        if reference:
-            for metrics in summary[workload].values():
-                for key, stats in metrics.items():
-                    ref = reference.get(key, {}).get("median")
-                    if ref:
-                        stats["ratio_to_numpyro"] = stats["median"] / ref
-    return summary
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far: next to the
+    wall time it shows how much of a run was spent waiting for a loaded machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def markdown(summary: dict, meta: dict) -> str:
-    lines = [
-        "# Benchmark results",
-        "",
-        f"{meta['date']}, {meta['machine']}, {meta['repeats']} repeat(s)"
-        f"{' (quick sizes)' if meta['quick'] else ''}. Medians with [min, max]; the ratio "
-        "column divides by NumPyro's median (for times < 1 is faster; for ESS > 1 is better).",
-        "",
-    ]
-    labels = {**{k: v[0] for k, v in METRICS.items()}, "cold_wall": "process wall time (s)"}
-    for workload, by_library in summary.items():
-        lines += [f"## {workload}", "", "| metric | " + " | ".join(by_library) + " |"]
-        lines.append("|---" * (len(by_library) + 1) + "|")
-        keys = [k for k in labels if any(k in m for m in by_library.values())]
-        for key in keys:
-            cells = []
-            for metrics in by_library.values():
-                stats = metrics.get(key)
-                if stats is None:
-                    cells.append("")
-                    continue
-                cell = f"{stats['median']:.4g} [{stats['min']:.3g}, {stats['max']:.3g}]"
-                if "ratio_to_numpyro" in stats:
-                    cell += f" ×{stats['ratio_to_numpyro']:.2f}"
-                cells.append(cell)
-            lines.append(f"| {labels[key]} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
+def schedule(names: list[str], libraries: list[str], repeats: int) -> list[tuple[str, str]]:
+    """``(workload, library)`` in running order: interleaved, each workload on the
+    libraries its kind supports."""
+    from benchmarks.kinds import KINDS
+    from benchmarks.workloads import WORKLOADS
+
+    order = []
+    for _ in range(repeats):
+        for name in names:
+            supported = KINDS[WORKLOADS[name].KIND].LIBRARIES
+            order += [(name, lib) for lib in libraries if lib in supported]
+    return order
 
 
-def plot(summary: dict, out_dir: Path) -> list[Path]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    paths = []
-    for key in ("time_to_first_samples", "warm_run", "ess_per_second", "overhead"):
-        workloads = [w for w in summary if any(key in m for m in summary[w].values())]
-        if not workloads:
-            continue
-        fig, ax = plt.subplots(figsize=(1.8 * len(workloads) + 2, 3.5))
-        width = 0.8 / len(LIBRARIES)
-        for offset, library in enumerate(LIBRARIES):
-            ratios = [
-                summary[w].get(library, {}).get(key, {}).get("ratio_to_numpyro", float("nan"))
-                for w in workloads
-            ]
-            ax.bar(
-                [i + offset * width for i in range(len(workloads))], ratios, width, label=library
-            )
-        ax.axhline(1.0, color="grey", linewidth=0.8)
-        ax.set_xticks([i + width for i in range(len(workloads))], workloads, rotation=15)
-        ax.set_ylabel(f"{METRICS[key][0]}\nratio to NumPyro")
-        ax.legend()
-        fig.tight_layout()
-        path = out_dir / f"{key}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--repeats", type=int, default=None, help="default 3, or 1 with --quick")
+    parser.add_argument(
+        "--workloads",
+        default="all",
+        help="comma-separated workload names and/or kinds (nuts, kernel, svi, distribution)",
+    )
+    parser.add_argument("--libraries", default=",".join(LIBRARIES))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.workloads import WORKLOADS
+    from benchmarks.report import charts, markdown, plot
+    from benchmarks.summary import not_run, summarize
+    from benchmarks.workloads import WORKLOADS, select
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--libraries", default=",".join(LIBRARIES))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser = _parser()
     args = parser.parse_args(argv)
-    repeats = args.repeats or (1 if args.quick else 3)
-    workloads = [w for w in args.workloads.split(",") if w]
-    unknown = set(workloads) - set(WORKLOADS)
-    if unknown:
-        parser.error(f"unknown workloads {sorted(unknown)}; known: {sorted(WORKLOADS)}")
+    if args.list:
+        for name, module in WORKLOADS.items():
+            print(f"{name:<26} {module.KIND:<13} {(module.__doc__ or '').splitlines()[0]}")
+        return 0
+    try:
+        names = select(args.workloads)
+    except ValueError as error:
+        parser.error(str(error))
     libraries = [lib for lib in args.libraries.split(",") if lib]
+    unknown = set(libraries) - set(LIBRARIES)
+    if unknown:
+        parser.error(f"unknown libraries {sorted(unknown)}; known: {list(LIBRARIES)}")
+    repeats = args.repeats or (1 if args.quick else 3)
+    if repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {repeats}")
 
+    started = time.time()
+    order = schedule(names, libraries, repeats)
     runs = []
-    for repeat in range(repeats):
-        for workload in workloads:
-            for library in libraries:
-                print(f"[{repeat + 1}/{repeats}] {workload:<24} {library:<9}", end="", flush=True)
-                result = run_one(library, workload, args.quick)
-                runs.append(result)
-                print(f"  {result['cold_wall']:7.1f} s wall")
-
-    import platform
+    for i, (name, library) in enumerate(order, 1):
+        print(f"[{i}/{len(order)}] {name:<26} {library:<9}", end="", flush=True)
+        result = run_one(library, name, args.quick)
+        runs.append(result)
+        if "failed" in result:
+            print("  FAILED")
+            print(result["failed"], file=sys.stderr)
+        elif "skipped" in result:
+            print(f"  skipped: {result['skipped']}")
+        else:
+            print(f"  {result['cold_wall']:7.1f} s wall, {result['cold_cpu']:6.1f} s CPU")
 
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
         "repeats": repeats,
         "quick": args.quick,
+        "workloads": names,
+        "libraries": libraries,
+        "total_seconds": time.time() - started,
+        "total_cpu_seconds": sum(r.get("cold_cpu", 0.0) for r in runs),
+        "load_average": os.getloadavg(),
     }
     summary = summarize(runs)
     out_dir = Path(args.out)
@@ -192,13 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "results.json").write_text(
         json.dumps({"meta": meta, "runs": runs, "summary": summary}, indent=2)
     )
-    table = markdown(summary, meta)
+    missing = not_run(runs)
+    table = markdown(summary, meta, WORKLOADS, missing)
     (out_dir / "results.md").write_text(table + "\n")
-    plots = plot(summary, out_dir)
+    plots = plot(charts(summary, WORKLOADS), out_dir)
     print()
     print(table)
-    print(f"Wrote {out_dir / 'results.json'}, results.md and {len(plots)} plot(s).")
-    return 0
+    print(
+        f"Wrote {out_dir / 'results.json'}, results.md and {len(plots)} plot(s) in "
+        f"{meta['total_seconds']:.0f} s ({meta['total_cpu_seconds']:.0f} s CPU in the workers)."
+    )
+    return 1 if any("failed" in r for r in runs) else 0
 
 
 if __name__ == "__main__":

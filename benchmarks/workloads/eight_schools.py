@@ -2,6 +2,7 @@
 
 import numpy as np
 
+KIND = "nuts"
 PROTOCOL = "full"
 SETTINGS = {"num_warmup": 1000, "num_samples": 1000, "num_chains": 4}
 QUICK_SETTINGS = {"num_warmup": 200, "num_samples": 200, "num_chains": 4}

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+KIND = "nuts"
 PROTOCOL = "full"
 SETTINGS = {"num_warmup": 500, "num_samples": 1000, "num_chains": 1, "G": 100, "N": 5000, "D": 5}
 QUICK_SETTINGS = {"num_warmup": 100, "num_samples": 100, "num_chains": 1, "G": 20, "N": 500, "D": 3}

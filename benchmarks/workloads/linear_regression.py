@@ -7,6 +7,7 @@ x time of one jitted gradient). A sampler with no overhead scores 1.0.
 
 import numpy as np
 
+KIND = "nuts"
 PROTOCOL = "sampling"
 SETTINGS = {"num_warmup": 300, "num_samples": 500, "num_chains": 1, "N": 200_000, "D": 50}
 QUICK_SETTINGS = {"num_warmup": 100, "num_samples": 100, "num_chains": 1, "N": 20_000, "D": 10}

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+KIND = "nuts"
 PROTOCOL = "full"
 SETTINGS = {"num_warmup": 500, "num_samples": 1000, "num_chains": 1, "N": 10_000, "D": 25}
 QUICK_SETTINGS = {"num_warmup": 100, "num_samples": 100, "num_chains": 1, "N": 2_000, "D": 10}
