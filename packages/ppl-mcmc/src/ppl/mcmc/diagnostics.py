@@ -209,8 +209,9 @@ def summary(samples: Any, prob: float = 0.9, group_by_chain: bool = True) -> dic
         group_by_chain: whether the first dimension is the chain dimension.
 
     Returns:
-        ``{site: OrderedDict(mean=..., std=..., median=..., "5.0%"=..., "95.0%"=...,
-        n_eff=..., r_hat=...)}``.
+        ``{site: stats}`` where ``stats`` is an ordered dict with the keys
+        ``mean``, ``std``, ``median``, the interval's bounds (``"5.0%"`` and
+        ``"95.0%"`` for ``prob=0.9``), ``n_eff`` and ``r_hat``.
     """
     samples = _as_sites(samples, group_by_chain)
     lower_name = f"{50 * (1 - prob):.1f}%"
