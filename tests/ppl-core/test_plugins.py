@@ -53,7 +53,13 @@ def test_unregister_removes_names(fake_plugin):
 
 
 def test_missing_first_party_name_says_what_to_install(monkeypatch):
+    from ppl.infer import _facade
+
     monkeypatch.setattr(registry, "get", lambda kind, name, default=None: default)
+    monkeypatch.setattr(_facade, "_installed_version", lambda package: "0.0.1")
+    with pytest.raises(ImportError, match=r"installed ppl-mcmc 0.0.1 does not register it"):
+        from ppl.infer import NUTS
+    monkeypatch.setattr(_facade, "_installed_version", lambda package: None)
     with pytest.raises(ImportError, match=r"ppl-mcmc.*pip install ppl-mcmc"):
         from ppl.infer import NUTS  # noqa: F401
     with pytest.raises(ImportError, match="ppl-vi"):
@@ -171,5 +177,6 @@ def test_numpyro_style_submodules_resolve_their_names(fake_plugin, monkeypatch):
     with pytest.raises(ImportError, match="cannot import name 'NUTS'"):
         from ppl.infer.sa import NUTS  # noqa: F401
     monkeypatch.setattr(registry, "get", lambda kind, name, default=None: default)
+    monkeypatch.setattr("ppl.infer._facade._installed_version", lambda package: None)
     with pytest.raises(ImportError, match="pip install ppl-vi"):
         from ppl.infer.elbo import Trace_ELBO  # noqa: F401

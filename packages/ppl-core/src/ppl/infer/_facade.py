@@ -75,6 +75,15 @@ FIRST_PARTY: dict[str, str] = {
 }
 
 
+def _installed_version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def resolve(module: str, name: str, kinds: tuple[str, ...]) -> Any:
     """Look ``name`` up in the registry kinds, or raise an error that says what to install."""
     if name.startswith("__"):
@@ -86,6 +95,14 @@ def resolve(module: str, name: str, kinds: tuple[str, ...]) -> Any:
         if obj is not None:
             return obj
     package = FIRST_PARTY.get(name)
+    installed = _installed_version(package) if package is not None else None
+    if installed is not None:
+        raise ImportError(
+            f"{module}.{name} is provided by the {package} package, but the installed "
+            f"{package} {installed} does not register it (the name is newer than that version, or "
+            f"the plugin failed to load: see `python -m ppl plugins`). Upgrade it with "
+            f"`pip install -U {package}`."
+        )
     if package is not None:
         raise ImportError(
             f"{module}.{name} is provided by the {package} package, which is not installed "
