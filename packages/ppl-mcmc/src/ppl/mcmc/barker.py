@@ -37,21 +37,15 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from ppl.infer.initialization import init_to_uniform
-from ppl.infer.util import ParamInfo
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, warmup_adapter
 from ppl.mcmc.checks import (
-    as_float_tree,
-    check_init_params_against_model,
     check_positive,
     check_scalar_potential,
-    describe_shapes,
-    is_batched_key,
     structure_key,
 )
 from ppl.mcmc.integrators import IntegratorState
-from ppl.mcmc.kernels import MCMCKernel, _identity
 from ppl.mcmc.metrics import resolve_layout
-from ppl.mcmc.model_init import initialize_kernel_model
+from ppl.mcmc.model_init import ModelKernel, prepare_initial_params
 from ppl.mcmc.util import ArgsBinding
 
 __all__ = ["BarkerMH", "BarkerMHState"]
@@ -193,7 +187,7 @@ def _barker_init(
     )
 
 
-class BarkerMH(MCMCKernel):
+class BarkerMH(ModelKernel):
     """Metropolis-Hastings with the Barker proposal (Livingstone & Zanella, 2022).
 
     A gradient-based kernel whose proposal is skewed, coordinate by
@@ -253,11 +247,7 @@ class BarkerMH(MCMCKernel):
         *,
         inverse_mass_matrix: Any = None,
     ) -> None:
-        if not (model is None) ^ (potential_fn is None):
-            raise ValueError("Only one of `model` or `potential_fn` must be specified.")
-        for name, fn in (("model", model), ("potential_fn", potential_fn)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        super().__init__(model, potential_fn)
         check_positive("step_size", step_size)
         if not isinstance(dense_mass, (bool, np.bool_)):
             raise ValueError(f"dense_mass must be a bool, got {dense_mass!r}")
@@ -270,8 +260,6 @@ class BarkerMH(MCMCKernel):
             )
         if not callable(init_strategy):
             raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
-        self._model = model
-        self._potential_fn = potential_fn
         self._step_size = float(step_size)
         self._adapt_step_size = bool(adapt_step_size)
         self._adapt_mass_matrix = bool(adapt_mass_matrix)
@@ -280,35 +268,16 @@ class BarkerMH(MCMCKernel):
         self._init_strategy = init_strategy
         self._inverse_mass_matrix = inverse_mass_matrix
         # Built by init.
-        self._potential_fn_gen: Callable | None = None
-        self._postprocess_fn: Callable | None = None
         self._adapter: Adapter | None = None
         self._num_warmup = 0
         self._spec_key: tuple | None = None
         self._init_fns: dict = {}
-        self._sample_fn: Callable | None = None
-
-    @property
-    def model(self) -> Callable | None:
-        """The model, or ``None`` when a ``potential_fn`` was given."""
-        return self._model
-
-    @property
-    def sample_field(self) -> str:
-        return "z"
 
     def get_diagnostics_str(self, state: BarkerMHState) -> str:
         return (
             f"step size {float(state.adapt_state.step_size):.2e}. "
             f"acc. prob={float(state.mean_accept_prob):.2f}"
         )
-
-    def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
-        if self._potential_fn is not None:
-            return self._potential_fn
-        if self._potential_fn_gen is None:
-            raise RuntimeError("the kernel is not initialized: call init() first")
-        return self._potential_fn_gen(*model_args, **model_kwargs)
 
     def init(
         self,
@@ -330,45 +299,20 @@ class BarkerMH(MCMCKernel):
             model_kwargs: keyword arguments of the model.
         """
         model_kwargs = {} if model_kwargs is None else model_kwargs
-        if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
-            raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
-        batched = is_batched_key(rng_key)
-        if batched:
-            keys = jax.vmap(jax.random.split)(rng_key)
-            rng_key, key_model = keys[:, 0], keys[:, 1]
-        else:
-            rng_key, key_model = jax.random.split(rng_key)
-        if isinstance(init_params, ParamInfo):
-            init_params = init_params.z
-        if self._model is not None:
-            setup = initialize_kernel_model(
-                "BarkerMH",
-                self._model,
-                key_model,
-                init_strategy=self._init_strategy,
-                model_args=model_args,
-                model_kwargs=model_kwargs,
-                validate_grad=True,
-            )
-            self._potential_fn_gen = setup.potential_fn_gen
-            self._postprocess_fn = setup.postprocess_fn_gen
-            if init_params is None:
-                init_params = setup.z
-            else:
-                model_z = jax.tree.map(lambda x: x[0], setup.z) if batched else setup.z
-                first = jax.tree.map(lambda x: x[0], init_params) if batched else init_params
-                check_init_params_against_model(as_float_tree(first), model_z, batched)
-        elif init_params is None:
-            raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
-        z = as_float_tree(init_params)
-        if batched:
-            num = rng_key.shape[0]
-            if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num for x in jax.tree.leaves(z)):
-                raise ValueError(
-                    f"with a batch of {num} keys, every leaf of init_params needs a leading "
-                    f"dimension of {num}; got shapes {describe_shapes(z)}"
-                )
-        z_single = jax.tree.map(lambda x: x[0], z) if batched else z
+        init = prepare_initial_params(
+            "BarkerMH",
+            self._model,
+            rng_key,
+            num_warmup,
+            init_params,
+            init_strategy=self._init_strategy,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            validate_grad=True,
+        )
+        self._potential_fn_gen = init.potential_fn_gen
+        self._postprocess_fn = init.postprocess_fn_gen
+        rng_key, z, z_single, batched = init.rng_key, init.z, init.z_single, init.batched
         if not jax.tree.leaves(z_single):
             raise ValueError("init_params has no latent values to sample")
         layout, inverse_mass_matrix = resolve_layout(
@@ -425,17 +369,7 @@ class BarkerMH(MCMCKernel):
 
     def sample(self, state: BarkerMHState, model_args: tuple, model_kwargs: dict) -> BarkerMHState:
         """One Barker Metropolis-Hastings transition from ``state``."""
-        if self._sample_fn is None:
-            raise RuntimeError(
-                "BarkerMH.sample() needs the kernel to be initialized: call init() (MCMC.run does)"
-            )
-        return self._sample_fn(state, model_args, model_kwargs or {})
-
-    def postprocess_fn(self, args: tuple, kwargs: dict) -> Callable:
-        """Constrain unconstrained samples and add deterministic sites (models only)."""
-        if self._postprocess_fn is None:
-            return _identity
-        return self._postprocess_fn(*args, **(kwargs or {}))
+        return self._run_sample(state, model_args, model_kwargs)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -39,7 +39,6 @@ from jax.flatten_util import ravel_pytree
 from jax.scipy.stats import gaussian_kde
 
 from ppl.infer.initialization import init_to_uniform
-from ppl.infer.util import ParamInfo
 from ppl.mcmc.checks import (
     as_float_tree,
     check_init_params_against_model,
@@ -48,8 +47,13 @@ from ppl.mcmc.checks import (
     is_batched_key,
     structure_key,
 )
-from ppl.mcmc.kernels import MCMCKernel, _identity
-from ppl.mcmc.model_init import initialize_kernel_model
+from ppl.mcmc.model_init import (
+    ModelKernel,
+    check_num_warmup,
+    initialize_kernel_model,
+    require_init_params,
+    unwrap_init_params,
+)
 
 __all__ = [
     "AIES",
@@ -404,7 +408,7 @@ def _ensemble_usage(kernel: str) -> str:
     )
 
 
-class EnsembleSampler(MCMCKernel, ABC):
+class EnsembleSampler(ModelKernel, ABC):
     """Base class of ensemble samplers: an iteration updates each half of the
     walkers in turn, given the other half.
 
@@ -433,34 +437,16 @@ class EnsembleSampler(MCMCKernel, ABC):
         randomize_split: bool,
         init_strategy: Callable,
     ) -> None:
-        if not (model is None) ^ (potential_fn is None):
-            raise ValueError("Only one of `model` or `potential_fn` must be specified.")
-        for name, fn in (("model", model), ("potential_fn", potential_fn)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        super().__init__(model, potential_fn)
         if not callable(init_strategy):
             raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
-        self._model = model
-        self._potential_fn = potential_fn
         self._randomize_split = bool(randomize_split)
         self._init_strategy = init_strategy
         # Built by init.
-        self._potential_fn_gen: Callable | None = None
-        self._postprocess_fn: Callable | None = None
         self._batch_log_density: Callable | None = None
         self._num_chains: int | None = None
         self._num_warmup = 0
         self._spec_key: tuple | None = None
-        self._sample_fn: Callable | None = None
-
-    @property
-    def model(self) -> Callable | None:
-        """The model, or ``None`` when a ``potential_fn`` was given."""
-        return self._model
-
-    @property
-    def sample_field(self) -> str:
-        return "z"
 
     @property
     def is_ensemble_kernel(self) -> bool:
@@ -490,13 +476,6 @@ class EnsembleSampler(MCMCKernel, ABC):
     def _check_moves(self, half_size: int, dim: int) -> None:
         """Raise when the moves cannot work with this ensemble; override as needed."""
 
-    def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
-        if self._potential_fn is not None:
-            return self._potential_fn
-        if self._potential_fn_gen is None:
-            raise RuntimeError("the kernel is not initialized: call init() first")
-        return self._potential_fn_gen(*model_args, **model_kwargs)
-
     def _log_density_for(self, model_args: tuple, model_kwargs: dict, z: Any) -> Callable:
         potential_fn = self._potential_for(model_args, model_kwargs)
         _, _, unravel_one = _batch_ravel(z)
@@ -522,8 +501,7 @@ class EnsembleSampler(MCMCKernel, ABC):
         self, rng_key: jax.Array, init_params: Any, model_args: tuple, model_kwargs: dict
     ) -> Any:
         name = type(self).__name__
-        if isinstance(init_params, ParamInfo):
-            init_params = init_params.z
+        init_params = unwrap_init_params(init_params)
         if self._model is not None:
             # One eager search per walker is cheaper than compiling a batched search.
             keys = jax.random.split(rng_key, self._num_chains if init_params is None else 1)
@@ -545,8 +523,7 @@ class EnsembleSampler(MCMCKernel, ABC):
                 return jax.tree.map(lambda *xs: jnp.stack(xs), *[s.z for s in setups])
             first = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_params)
             check_init_params_against_model(as_float_tree(first), setups[0].z, True)
-        elif init_params is None:
-            raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
+        require_init_params(init_params)
         return init_params
 
     def init(
@@ -570,8 +547,7 @@ class EnsembleSampler(MCMCKernel, ABC):
         """
         name = type(self).__name__
         model_kwargs = {} if model_kwargs is None else model_kwargs
-        if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
-            raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
+        check_num_warmup(num_warmup)
         if not is_batched_key(rng_key):
             raise ValueError(
                 f"{name}.init needs a batch of keys, one per walker, but got a single key. "
@@ -652,18 +628,7 @@ class EnsembleSampler(MCMCKernel, ABC):
         self, state: EnsembleSamplerState, model_args: tuple, model_kwargs: dict
     ) -> EnsembleSamplerState:
         """One iteration: both halves of the ensemble are updated in turn."""
-        if self._sample_fn is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.sample() needs the kernel to be initialized: call init() "
-                "(MCMC.run does)"
-            )
-        return self._sample_fn(state, model_args, model_kwargs or {})
-
-    def postprocess_fn(self, args: tuple, kwargs: dict) -> Callable:
-        """Constrain unconstrained samples and add deterministic sites (models only)."""
-        if self._postprocess_fn is None:
-            return _identity
-        return self._postprocess_fn(*args, **(kwargs or {}))
+        return self._run_sample(state, model_args, model_kwargs)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

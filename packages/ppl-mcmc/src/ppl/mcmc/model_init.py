@@ -6,20 +6,41 @@ they need an initial unconstrained point, the potential energy as a function
 of the model arguments, and the map back to constrained values. This module
 wraps :func:`~ppl.infer.util.initialize_model` to get them, and turns a model
 with discrete latent sites into an error that names the kernel and the sites.
+:func:`prepare_initial_params` holds the argument checks and the
+initial-point search that the single-chain kernels' ``init`` share, and
+:class:`ModelKernel` the model-or-potential bookkeeping of all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ppl.handlers import seed, trace
-from ppl.infer.util import DiscreteLatentError, initialize_model
+from ppl.infer.util import DiscreteLatentError, ParamInfo, initialize_model
+from ppl.mcmc.checks import (
+    as_float_tree,
+    check_init_params_against_model,
+    describe_shapes,
+    is_batched_key,
+)
+from ppl.mcmc.kernels import MCMCKernel, _identity
 
-__all__ = ["ModelSetup", "discrete_latent_sites", "initialize_kernel_model"]
+__all__ = [
+    "InitialParams",
+    "ModelKernel",
+    "ModelSetup",
+    "check_num_warmup",
+    "discrete_latent_sites",
+    "initialize_kernel_model",
+    "prepare_initial_params",
+    "require_init_params",
+    "unwrap_init_params",
+]
 
 
 class ModelSetup(NamedTuple):
@@ -104,3 +125,185 @@ def initialize_kernel_model(
             "or HMCGibbs with a gibbs_fn for those sites."
         ) from None
     return ModelSetup(info.param_info.z, info.potential_fn, info.postprocess_fn)
+
+
+class InitialParams(NamedTuple):
+    """The starting point of a (possibly batched) kernel initialization.
+
+    Attributes:
+        rng_key: the key (or batch of keys) left for the kernel after the
+            model's initialization took its share.
+        z: the initial unconstrained values as float arrays (with a leading
+            batch dimension when ``batched``).
+        z_single: the values of the first chain (``z`` itself when not batched).
+        batched: whether the kernel was initialized from a batch of keys.
+        potential_fn_gen: see :class:`ModelSetup`; ``None`` without a model.
+        postprocess_fn_gen: see :class:`ModelSetup`; ``None`` without a model.
+    """
+
+    rng_key: jax.Array
+    z: Any
+    z_single: Any
+    batched: bool
+    potential_fn_gen: Callable | None
+    postprocess_fn_gen: Callable | None
+
+
+def check_num_warmup(num_warmup: Any) -> None:
+    """Raise unless ``num_warmup`` is a non-negative integer."""
+    if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
+        raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
+
+
+def unwrap_init_params(init_params: Any) -> Any:
+    """The latent values of ``init_params`` (the ``z`` of a :class:`~ppl.infer.util.ParamInfo`)."""
+    return init_params.z if isinstance(init_params, ParamInfo) else init_params
+
+
+def require_init_params(init_params: Any) -> None:
+    """Raise when a kernel built from a ``potential_fn`` gets no ``init_params``."""
+    if init_params is None:
+        raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
+
+
+def _first(tree: Any) -> Any:
+    return jax.tree.map(lambda x: x[0], tree)
+
+
+def prepare_initial_params(
+    kernel_name: str,
+    model: Callable | None,
+    rng_key: jax.Array,
+    num_warmup: Any,
+    init_params: Any,
+    *,
+    init_strategy: Callable,
+    model_args: tuple,
+    model_kwargs: dict,
+    validate_grad: bool,
+) -> InitialParams:
+    """Validate the arguments of a single-chain kernel's ``init`` and find its initial point.
+
+    A batch of keys initializes one chain per key; ``init_params``, if given,
+    then has a leading batch dimension. For a ``model`` the initial point
+    comes from :func:`initialize_kernel_model` unless ``init_params`` is given,
+    in which case those values are checked against the model's latent sites.
+
+    Args:
+        kernel_name: the kernel's class name, for error messages.
+        model: the model, or ``None`` for a kernel built from a ``potential_fn``
+            (``init_params`` is then required).
+        rng_key: a key, or a batch of keys.
+        num_warmup: the number of warmup iterations (checked to be a
+            non-negative integer).
+        init_params: initial unconstrained values, a
+            :class:`~ppl.infer.util.ParamInfo`, or ``None``.
+        init_strategy: the initialization strategy for a ``model``.
+        model_args: positional arguments of the model.
+        model_kwargs: keyword arguments of the model.
+        validate_grad: also require a finite gradient at the model's initial
+            point (for gradient-based kernels).
+
+    Raises:
+        ValueError: for a bad ``num_warmup``, a missing ``init_params`` with a
+            ``potential_fn``, or ``init_params`` without the batch dimension.
+    """
+    check_num_warmup(num_warmup)
+    batched = is_batched_key(rng_key)
+    if batched:
+        keys = jax.vmap(jax.random.split)(rng_key)
+        rng_key, key_model = keys[:, 0], keys[:, 1]
+    else:
+        rng_key, key_model = jax.random.split(rng_key)
+    init_params = unwrap_init_params(init_params)
+    potential_fn_gen = postprocess_fn_gen = None
+    if model is not None:
+        setup = initialize_kernel_model(
+            kernel_name,
+            model,
+            key_model,
+            init_strategy=init_strategy,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            validate_grad=validate_grad,
+        )
+        potential_fn_gen, postprocess_fn_gen = setup.potential_fn_gen, setup.postprocess_fn_gen
+        if init_params is None:
+            init_params = setup.z
+        else:
+            model_z = _first(setup.z) if batched else setup.z
+            first = _first(init_params) if batched else init_params
+            check_init_params_against_model(as_float_tree(first), model_z, batched)
+    require_init_params(init_params)
+    z = as_float_tree(init_params)
+    if batched:
+        num = rng_key.shape[0]
+        if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num for x in jax.tree.leaves(z)):
+            raise ValueError(
+                f"with a batch of {num} keys, every leaf of init_params needs a leading "
+                f"dimension of {num}; got shapes {describe_shapes(z)}"
+            )
+    z_single = _first(z) if batched else z
+    return InitialParams(rng_key, z, z_single, batched, potential_fn_gen, postprocess_fn_gen)
+
+
+class ModelKernel(MCMCKernel):
+    """Base class of the kernels built from exactly one of a ``model`` and a ``potential_fn``.
+
+    It keeps what :meth:`init` learns from a model (the potential and
+    postprocessing generators, stored in ``_potential_fn_gen`` and
+    ``_postprocess_fn``) and the compiled transition (``_sample_fn``), and
+    serves them for given model arguments.
+
+    Args:
+        model: a model built from ppl primitives.
+        potential_fn: the potential energy of latent values of any pytree type.
+
+    Raises:
+        ValueError: unless exactly one of ``model`` and ``potential_fn`` is given.
+        TypeError: when the given one is not callable.
+    """
+
+    def __init__(self, model: Callable | None, potential_fn: Callable | None) -> None:
+        if not (model is None) ^ (potential_fn is None):
+            raise ValueError("Only one of `model` or `potential_fn` must be specified.")
+        for name, fn in (("model", model), ("potential_fn", potential_fn)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        self._model = model
+        self._potential_fn = potential_fn
+        # Built by init.
+        self._potential_fn_gen: Callable | None = None
+        self._postprocess_fn: Callable | None = None
+        self._sample_fn: Callable | None = None
+
+    @property
+    def model(self) -> Callable | None:
+        """The model, or ``None`` when a ``potential_fn`` was given."""
+        return self._model
+
+    @property
+    def sample_field(self) -> str:
+        return "z"
+
+    def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
+        if self._potential_fn is not None:
+            return self._potential_fn
+        if self._potential_fn_gen is None:
+            raise RuntimeError("the kernel is not initialized: call init() first")
+        return self._potential_fn_gen(*model_args, **model_kwargs)
+
+    def _run_sample(self, state: Any, model_args: tuple, model_kwargs: dict | None) -> Any:
+        """Apply the transition built by :meth:`init`, raising when there is none yet."""
+        if self._sample_fn is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.sample() needs the kernel to be initialized: call init() "
+                "(MCMC.run does)"
+            )
+        return self._sample_fn(state, model_args, model_kwargs or {})
+
+    def postprocess_fn(self, args: tuple, kwargs: dict) -> Callable:
+        """Constrain unconstrained samples and add deterministic sites (models only)."""
+        if self._postprocess_fn is None:
+            return _identity
+        return self._postprocess_fn(*args, **(kwargs or {}))

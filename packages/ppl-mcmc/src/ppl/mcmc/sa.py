@@ -33,17 +33,11 @@ from jax.scipy.special import logsumexp
 
 from ppl.distributions.util import cholesky_update
 from ppl.infer.initialization import init_to_uniform
-from ppl.infer.util import ParamInfo
 from ppl.mcmc.checks import (
-    as_float_tree,
-    check_init_params_against_model,
     check_scalar_potential,
-    describe_shapes,
-    is_batched_key,
     structure_key,
 )
-from ppl.mcmc.kernels import MCMCKernel, _identity
-from ppl.mcmc.model_init import initialize_kernel_model
+from ppl.mcmc.model_init import ModelKernel, prepare_initial_params
 from ppl.mcmc.util import ArgsBinding
 
 __all__ = ["SA", "SAAdaptState", "SAState"]
@@ -245,7 +239,7 @@ def _sa_init(potential_fn: Callable, z: Any, size: int, dense: bool, rng_key: ja
 # -- the kernel class ----------------------------------------------------------
 
 
-class SA(MCMCKernel):
+class SA(ModelKernel):
     """Sample Adaptive MCMC (Zhu, 2019), a gradient-free kernel.
 
     Each transition evaluates the potential once: it proposes a point from a
@@ -292,11 +286,7 @@ class SA(MCMCKernel):
         dense_mass: bool = True,
         init_strategy: Callable = init_to_uniform,
     ) -> None:
-        if not (model is None) ^ (potential_fn is None):
-            raise ValueError("Only one of `model` or `potential_fn` must be specified.")
-        for name, fn in (("model", model), ("potential_fn", potential_fn)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        super().__init__(model, potential_fn)
         if adapt_state_size is not None and (
             not isinstance(adapt_state_size, (int, np.integer))
             or isinstance(adapt_state_size, bool)
@@ -310,27 +300,13 @@ class SA(MCMCKernel):
             raise ValueError(f"dense_mass must be a bool, got {dense_mass!r}")
         if not callable(init_strategy):
             raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
-        self._model = model
-        self._potential_fn = potential_fn
         self._adapt_state_size = None if adapt_state_size is None else int(adapt_state_size)
         self._dense_mass = bool(dense_mass)
         self._init_strategy = init_strategy
         # Built by init.
-        self._potential_fn_gen: Callable | None = None
-        self._postprocess_fn: Callable | None = None
         self._num_warmup = 0
         self._spec_key: tuple | None = None
         self._init_fns: dict = {}
-        self._sample_fn: Callable | None = None
-
-    @property
-    def model(self) -> Callable | None:
-        """The model, or ``None`` when a ``potential_fn`` was given."""
-        return self._model
-
-    @property
-    def sample_field(self) -> str:
-        return "z"
 
     @property
     def default_fields(self) -> tuple[str, ...]:
@@ -338,13 +314,6 @@ class SA(MCMCKernel):
 
     def get_diagnostics_str(self, state: SAState) -> str:
         return f"acc. prob={float(state.mean_accept_prob):.2f}"
-
-    def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
-        if self._potential_fn is not None:
-            return self._potential_fn
-        if self._potential_fn_gen is None:
-            raise RuntimeError("the kernel is not initialized: call init() first")
-        return self._potential_fn_gen(*model_args, **model_kwargs)
 
     def init(
         self,
@@ -369,45 +338,20 @@ class SA(MCMCKernel):
             model_kwargs: keyword arguments of the model.
         """
         model_kwargs = {} if model_kwargs is None else model_kwargs
-        if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
-            raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
-        batched = is_batched_key(rng_key)
-        if batched:
-            keys = jax.vmap(jax.random.split)(rng_key)
-            rng_key, key_model = keys[:, 0], keys[:, 1]
-        else:
-            rng_key, key_model = jax.random.split(rng_key)
-        if isinstance(init_params, ParamInfo):
-            init_params = init_params.z
-        if self._model is not None:
-            setup = initialize_kernel_model(
-                "SA",
-                self._model,
-                key_model,
-                init_strategy=self._init_strategy,
-                model_args=model_args,
-                model_kwargs=model_kwargs,
-                validate_grad=False,
-            )
-            self._potential_fn_gen = setup.potential_fn_gen
-            self._postprocess_fn = setup.postprocess_fn_gen
-            if init_params is None:
-                init_params = setup.z
-            else:
-                model_z = jax.tree.map(lambda x: x[0], setup.z) if batched else setup.z
-                first = jax.tree.map(lambda x: x[0], init_params) if batched else init_params
-                check_init_params_against_model(as_float_tree(first), model_z, batched)
-        elif init_params is None:
-            raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
-        z = as_float_tree(init_params)
-        if batched:
-            num = rng_key.shape[0]
-            if any(jnp.ndim(x) == 0 or jnp.shape(x)[0] != num for x in jax.tree.leaves(z)):
-                raise ValueError(
-                    f"with a batch of {num} keys, every leaf of init_params needs a leading "
-                    f"dimension of {num}; got shapes {describe_shapes(z)}"
-                )
-        z_single = jax.tree.map(lambda x: x[0], z) if batched else z
+        init = prepare_initial_params(
+            "SA",
+            self._model,
+            rng_key,
+            num_warmup,
+            init_params,
+            init_strategy=self._init_strategy,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            validate_grad=False,
+        )
+        self._potential_fn_gen = init.potential_fn_gen
+        self._postprocess_fn = init.postprocess_fn_gen
+        rng_key, z, z_single, batched = init.rng_key, init.z, init.z_single, init.batched
         dim = int(ravel_pytree(z_single)[0].size)
         if dim == 0:
             raise ValueError("init_params has no latent values to sample")
@@ -456,17 +400,7 @@ class SA(MCMCKernel):
 
     def sample(self, state: SAState, model_args: tuple, model_kwargs: dict) -> SAState:
         """One SA transition from ``state``."""
-        if self._sample_fn is None:
-            raise RuntimeError(
-                "SA.sample() needs the kernel to be initialized: call init() (MCMC.run does)"
-            )
-        return self._sample_fn(state, model_args, model_kwargs or {})
-
-    def postprocess_fn(self, args: tuple, kwargs: dict) -> Callable:
-        """Constrain unconstrained samples and add deterministic sites (models only)."""
-        if self._postprocess_fn is None:
-            return _identity
-        return self._postprocess_fn(*args, **(kwargs or {}))
+        return self._run_sample(state, model_args, model_kwargs)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
