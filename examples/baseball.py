@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 
+import _common
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -181,7 +182,7 @@ def report(name: str, fit: dict, data: dict) -> None:
 
 
 def plot(fits: dict, data: dict, path: str) -> None:
-    plt = _pyplot()
+    plt = _common.pyplot()
     if plt is None:
         return
     order = np.argsort(-data["hits"], kind="stable")
@@ -200,21 +201,7 @@ def plot(fits: dict, data: dict, path: str) -> None:
     ax.set_title("Batting averages: posterior chance of a hit (90% intervals)")
     ax.set_ylim(0.05, 0.65)
     ax.legend(fontsize="small", ncols=3, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    print(f"\nSaved the plot to {path}")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: skipping the plot (pip install matplotlib)")
-        return None
-    return plt
+    _common.save_figure(fig, path)
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -233,28 +220,16 @@ def main(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-samples", type=int, default=2000)
-    parser.add_argument("--num-warmup", type=int, default=1000)
-    parser.add_argument("--num-chains", type=int, default=1)
-    parser.add_argument(
-        "--chain-method", default="parallel", choices=["sequential", "vectorized", "parallel"]
+    _common.mcmc_arguments(parser, num_samples=2000, num_warmup=1000)
+    _common.run_arguments(
+        parser,
+        plot_help="save a plot of the estimates (PNG)",
+        smoke_help="a quick run: 200 warmup and 200 samples, 1 chain",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", metavar="PATH", help="save a plot of the estimates (PNG)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--no-progress-bar", action="store_true")
-    parser.add_argument(
-        "--smoke", action="store_true", help="a quick run: 200 warmup and 200 samples, 1 chain"
-    )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.num_warmup, args.num_samples, args.num_chains = 200, 200, 1
-        args.no_progress_bar = True
-    return args
+    return _common.parse(parser, argv, num_warmup=200, num_samples=200, num_chains=1)
 
 
 if __name__ == "__main__":
     args = parse_args()
-    ppl.set_platform(args.device)
-    ppl.set_host_device_count(args.num_chains)
+    _common.setup_device(args)
     main(args)

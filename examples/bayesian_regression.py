@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 
+import _common
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -208,7 +209,7 @@ def main(args: argparse.Namespace) -> dict:
 
 
 def plot(data, grid, line_mean, line_band, predicted, band, path: str) -> None:
-    plt = _pyplot()
+    plt = _common.pyplot()
     if plt is None:
         return
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -226,47 +227,21 @@ def plot(data, grid, line_mean, line_band, predicted, band, path: str) -> None:
     ax2.set_xlabel("observed divorce rate")
     ax2.set_ylabel("predicted divorce rate")
     ax2.set_title("Posterior predictive (age and marriage rate)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    print(f"\nSaved the plot to {path}")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: skipping the plot (pip install matplotlib)")
-        return None
-    return plt
+    _common.save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-samples", type=int, default=2000)
-    parser.add_argument("--num-warmup", type=int, default=1000)
-    parser.add_argument("--num-chains", type=int, default=1)
-    parser.add_argument(
-        "--chain-method", default="parallel", choices=["sequential", "vectorized", "parallel"]
+    _common.mcmc_arguments(parser, num_samples=2000, num_warmup=1000)
+    _common.run_arguments(
+        parser,
+        plot_help="save the regression plots (PNG)",
+        smoke_help="a quick run: 200 warmup and 200 samples, 1 chain",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", metavar="PATH", help="save the regression plots (PNG)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--no-progress-bar", action="store_true")
-    parser.add_argument(
-        "--smoke", action="store_true", help="a quick run: 200 warmup and 200 samples, 1 chain"
-    )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.num_warmup, args.num_samples, args.num_chains = 200, 200, 1
-        args.no_progress_bar = True
-    return args
+    return _common.parse(parser, argv, num_warmup=200, num_samples=200, num_chains=1)
 
 
 if __name__ == "__main__":
     args = parse_args()
-    ppl.set_platform(args.device)
-    ppl.set_host_device_count(args.num_chains)
+    _common.setup_device(args)
     main(args)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 
+import _common
 import jax
 import numpy as np
 
@@ -95,11 +96,8 @@ def main(args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-samples", type=int, default=1000)
-    parser.add_argument("--num-warmup", type=int, default=1000)
-    parser.add_argument("--num-chains", type=int, default=4)
-    parser.add_argument(
-        "--chain-method", default="vectorized", choices=["sequential", "vectorized", "parallel"]
+    _common.mcmc_arguments(
+        parser, num_samples=1000, num_warmup=1000, num_chains=4, chain_method="vectorized"
     )
     parser.add_argument("--no-progress-bar", action="store_true")
     return parser.parse_args(argv)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import _common
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -135,13 +136,8 @@ def main(args: argparse.Namespace) -> dict:
 
 def plot(ecs: dict, nuts: dict, truth: dict, path: str) -> None:
     """Posterior means and standard deviations of the coefficients, with the truth."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: skipping the plot (pip install matplotlib)")
+    plt = _common.pyplot()
+    if plt is None:
         return
     names = [f"w[{i}]" for i in range(len(truth["w"]))] + ["b"]
     true = np.append(truth["w"], truth["b"])
@@ -156,15 +152,12 @@ def plot(ecs: dict, nuts: dict, truth: dict, path: str) -> None:
     ax.set_xticks(x, names)
     ax.set_ylabel("posterior mean +- 2 sd")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    print(f"\nSaved the plot to {path}")
+    _common.save_figure(fig, path, dpi=120)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-samples", type=int, default=1000)
-    parser.add_argument("--num-warmup", type=int, default=500)
+    _common.mcmc_arguments(parser, num_samples=1000, num_warmup=500, num_chains=None)
     parser.add_argument("--num-data", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=10)
     parser.add_argument("--subsample-size", type=int, default=1000)
@@ -174,25 +167,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--nuts-subset", type=int, default=20_000, help="data points for the NUTS comparison"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", metavar="PATH", help="save a plot of the estimates (PNG)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--no-progress-bar", action="store_true")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a quick run: 20,000 points, 200 warmup and 200 samples",
+    _common.run_arguments(
+        parser,
+        plot_help="save a plot of the estimates (PNG)",
+        smoke_help="a quick run: 20,000 points, 200 warmup and 200 samples",
     )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.num_data, args.dim, args.subsample_size, args.num_blocks = 20_000, 3, 200, 10
-        args.num_warmup, args.num_samples, args.num_svi_steps = 200, 200, 500
-        args.learning_rate, args.nuts_subset = 0.03, 2_000
-        args.no_progress_bar = True
-    return args
+    return _common.parse(
+        parser,
+        argv,
+        num_data=20_000,
+        dim=3,
+        subsample_size=200,
+        num_blocks=10,
+        num_warmup=200,
+        num_samples=200,
+        num_svi_steps=500,
+        learning_rate=0.03,
+        nuts_subset=2_000,
+    )
 
 
 if __name__ == "__main__":
     args = parse_args()
-    ppl.set_platform(args.device)
+    _common.setup_device(args)
     main(args)

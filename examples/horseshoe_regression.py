@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 
+import _common
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -133,7 +134,7 @@ def main(args: argparse.Namespace) -> dict:
 
 
 def plot(results: dict, path: str) -> None:
-    plt = _pyplot()
+    plt = _common.pyplot()
     if plt is None:
         return
     fig, axes = plt.subplots(1, len(results), figsize=(10, 3.8), sharey=True)
@@ -148,52 +149,25 @@ def plot(results: dict, path: str) -> None:
         ax.set_xlabel("coefficient")
         ax.set_title(f"{name} likelihood: means and 90% intervals")
     axes[0].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    print(f"\nSaved the plot to {path}")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: skipping the plot (pip install matplotlib)")
-        return None
-    return plt
+    _common.save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-samples", type=int, default=1000)
-    parser.add_argument("--num-warmup", type=int, default=1000)
-    parser.add_argument("--num-chains", type=int, default=1)
-    parser.add_argument(
-        "--chain-method", default="parallel", choices=["sequential", "vectorized", "parallel"]
-    )
+    _common.mcmc_arguments(parser, num_samples=1000, num_warmup=1000)
     parser.add_argument("--num-data", type=int, default=100)
     parser.add_argument("--num-covariates", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", metavar="PATH", help="save a plot of the coefficients (PNG)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--no-progress-bar", action="store_true")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a quick run: 200 warmup and 200 samples, 1 chain, 10 covariates",
+    _common.run_arguments(
+        parser,
+        plot_help="save a plot of the coefficients (PNG)",
+        smoke_help="a quick run: 200 warmup and 200 samples, 1 chain, 10 covariates",
     )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.num_warmup, args.num_samples, args.num_chains = 200, 200, 1
-        args.num_covariates = 10
-        args.no_progress_bar = True
-    return args
+    return _common.parse(
+        parser, argv, num_warmup=200, num_samples=200, num_chains=1, num_covariates=10
+    )
 
 
 if __name__ == "__main__":
     args = parse_args()
-    ppl.set_platform(args.device)
-    ppl.set_host_device_count(args.num_chains)
+    _common.setup_device(args)
     main(args)

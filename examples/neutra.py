@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 
+import _common
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -130,7 +131,7 @@ def main(args: argparse.Namespace) -> dict:
 
 
 def plot(vanilla: dict, guide_draws: dict, neutra: dict, path: str) -> None:
-    plt = _pyplot()
+    plt = _common.pyplot()
     if plt is None:
         return
     fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
@@ -148,31 +149,12 @@ def plot(vanilla: dict, guide_draws: dict, neutra: dict, path: str) -> None:
     axes[0].set_xlim(-20, 20)
     axes[0].set_ylim(-9, 9)
     fig.suptitle("Neal's funnel: draws of ($x_1$, $y$)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    print(f"\nSaved the plot to {path}")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: skipping the plot (pip install matplotlib)")
-        return None
-    return plt
+    _common.save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-samples", type=int, default=2000)
-    parser.add_argument("--num-warmup", type=int, default=1000)
-    parser.add_argument("--num-chains", type=int, default=1)
-    parser.add_argument(
-        "--chain-method", default="parallel", choices=["sequential", "vectorized", "parallel"]
-    )
+    _common.mcmc_arguments(parser, num_samples=2000, num_warmup=1000)
     parser.add_argument("--dim", type=int, default=10, help="the funnel's dimension")
     parser.add_argument("--guide", default="iaf", choices=["iaf", "bnaf"])
     parser.add_argument("--num-flows", type=int, default=2)
@@ -180,25 +162,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden-factor", type=int, default=8, help="BNAF hidden factor")
     parser.add_argument("--num-steps", type=int, default=10000, help="SVI steps")
     parser.add_argument("--learning-rate", type=float, default=3.0e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", metavar="PATH", help="save the draws of the three methods")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--no-progress-bar", action="store_true")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a quick run: a 4-dimensional funnel, 100 warmup and 100 samples, 1000 SVI steps",
+    _common.run_arguments(
+        parser,
+        plot_help="save the draws of the three methods",
+        smoke_help=(
+            "a quick run: a 4-dimensional funnel, 100 warmup and 100 samples, 1000 SVI steps"
+        ),
     )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.num_warmup, args.num_samples, args.num_chains = 100, 100, 1
-        args.dim, args.num_steps = 4, 1000
-        args.no_progress_bar = True
-    return args
+    return _common.parse(
+        parser, argv, num_warmup=100, num_samples=100, num_chains=1, dim=4, num_steps=1000
+    )
 
 
 if __name__ == "__main__":
     args = parse_args()
-    ppl.set_platform(args.device)
-    ppl.set_host_device_count(args.num_chains)
+    _common.setup_device(args)
     main(args)

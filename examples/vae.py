@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import _common
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -144,7 +145,7 @@ def main(args: argparse.Namespace) -> dict:
 
 def plot(params: dict, images: np.ndarray, args: argparse.Namespace) -> None:
     """Test images beside the decoder's pixel probabilities at their codes."""
-    plt = _pyplot()
+    plt = _common.pyplot()
     if plt is None:
         return
     probs = np.asarray(reconstruct(params, images, args.hidden_dim, args.z_dim))
@@ -158,21 +159,7 @@ def plot(params: dict, images: np.ndarray, args: argparse.Namespace) -> None:
     axes[0, 0].set_ylabel("test image")
     axes[1, 0].set_ylabel("decoded")
     fig.suptitle("VAE: test images and the decoder's pixel probabilities at their codes")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    print(f"\nSaved the plot to {path}")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("\nmatplotlib is not installed: skipping the plot (pip install matplotlib)")
-        return None
-    return plt
+    _common.save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -184,19 +171,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-test", type=int, default=256)
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--z-dim", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", metavar="PATH", help="save test images and reconstructions")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument(
-        "--smoke", action="store_true", help="a quick run: 3 epochs over 512 images"
+    _common.run_arguments(
+        parser,
+        plot_help="save test images and reconstructions",
+        smoke_help="a quick run: 3 epochs over 512 images",
+        progress_bar=False,
     )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.num_epochs, args.num_train, args.num_test = 3, 512, 128
-    return args
+    return _common.parse(parser, argv, num_epochs=3, num_train=512, num_test=128)
 
 
 if __name__ == "__main__":
     args = parse_args()
-    ppl.set_platform(args.device)
+    _common.setup_device(args)
     main(args)
