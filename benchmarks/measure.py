@@ -33,6 +33,38 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
+#: JAX's compile-time events: tracing to a jaxpr, lowering to MLIR, XLA compilation.
+_COMPILE_EVENTS = frozenset(
+    {
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    }
+)
+_compile_seconds = [0.0]
+_listening = [False]
+
+
+def _on_event(name: str, seconds: float, **kwargs: Any) -> None:
+    if name in _COMPILE_EVENTS:
+        _compile_seconds[0] += seconds
+
+
+def compile_seconds() -> float:
+    """Seconds JAX has spent tracing, lowering and compiling since the first call.
+
+    Read it before and after a call: the difference is that call's compile time,
+    however the library splits its work between a first and a later call (a
+    library that compiles again on a re-run does not get a smaller figure).
+    """
+    if not _listening[0]:
+        import jax
+
+        jax.monitoring.register_event_duration_secs_listener(_on_event)
+        _listening[0] = True
+    return _compile_seconds[0]
+
+
 def since_spawn() -> float:
     """Seconds since the driver spawned this process."""
     return time.time() - SPAWN_TIME
