@@ -32,7 +32,7 @@ def test_invalid_constant_parameter_raises_naming_parameter_value_and_constraint
         dist.Gamma(jnp.array([1.0, -2.0, 0.0]))
     with pytest.raises(ValueError, match=r"Beta.*concentration0.*positive"):
         dist.Beta(1.0, np.float32(-3.0))
-    with pytest.raises(ValueError, match=r"AsymmetricLaplaceQuantile.*quantile.*open_interval|"):
+    with pytest.raises(ValueError, match=r"AsymmetricLaplaceQuantile.*quantile.*OpenInterval"):
         dist.AsymmetricLaplaceQuantile(0.0, 1.0, 1.5)
     with pytest.raises(ValueError, match=r"Uniform.*high.*greater than low"):
         dist.Uniform(1.0, 0.0)
@@ -383,7 +383,7 @@ def test_lazy_parametrizations_survive_flattening():
 
 # Modules whose public names are not distributions (or live elsewhere, like the
 # reparameterizers served through ppl.infer.reparam).
-NOT_EXPORTED = {"util", "plugin", "reparam", "conjugacy"}
+NOT_EXPORTED = {"util", "plugin", "reparam", "conjugacy", "special"}
 
 
 def test_every_module_export_is_a_package_export():

@@ -238,10 +238,43 @@ def test_log_prob_gradient_matches_finite_differences_of_scipy(case):
         np.testing.assert_allclose(g, fd, rtol=2e-3, atol=1e-4)
 
 
-# Samplers whose pathwise derivative we can check against the implicit one,
-# dx/dθ = -(∂F/∂θ)(x) / p(x): all reparameterized families whose cdf is
-# differentiable in every parameter (betainc is not, in a and b).
-# Chi2 and AsymmetricLaplaceQuantile reuse the Gamma and AsymmetricLaplace samplers.
+# Families whose cdf depends on a shape parameter through an incomplete beta or gamma
+# function: its derivatives there (ppl.distributions.special.betainc, jax's gammainc),
+# and those of icdf, against central differences of scipy.
+SHAPE_CDF_CASES = [c for c in CASES if c.name in ("StudentT", "Beta", "Gamma")]
+
+
+@pytest.mark.parametrize("case", SHAPE_CDF_CASES, ids=[c.name for c in SHAPE_CDF_CASES])
+def test_cdf_and_icdf_gradients_match_finite_differences_of_scipy(case):
+    params, batch_shape = _batch_params(case, 2)
+    ref = _scipy(case, params, batch_shape)
+    x = np.float32(ref.ppf(0.37))
+    q = np.float32(0.37)
+    # One compilation for both gradients rather than op-by-op dispatch.
+    cdf_grads, icdf_grads = jax.jit(
+        lambda p: (
+            jax.grad(lambda p: jnp.sum(case.make(*p).cdf(x)))(p),
+            jax.grad(lambda p: jnp.sum(case.make(*p).icdf(q)))(p),
+        )
+    )(params)
+    params64 = [np.float64(p) for p in params]
+    for i in range(len(params)):
+        eps = 1e-5 * np.maximum(1.0, np.abs(params64[i]))
+        up = [*params64[:i], params64[i] + eps, *params64[i + 1 :]]
+        down = [*params64[:i], params64[i] - eps, *params64[i + 1 :]]
+        d_cdf = case.scipy(*up).cdf(np.float64(x)) - case.scipy(*down).cdf(np.float64(x))
+        d_icdf = case.scipy(*up).ppf(0.37) - case.scipy(*down).ppf(0.37)
+        for grad, difference in ((cdf_grads[i], d_cdf), (icdf_grads[i], d_icdf)):
+            fd = _reduce_to(difference, params[i].shape) / (2 * eps)
+            np.testing.assert_allclose(grad, fd, rtol=2e-3, atol=2e-5)
+
+
+# Samplers whose pathwise derivative we can check sample by sample against the implicit
+# one, dx/dθ = -(∂F/∂θ)(x) / p(x): those that are inverse cdfs in effect (JAX's gamma
+# sampler is implicitly differentiated too). StudentT (normal over root-gamma) and Beta
+# (a ratio of gammas) couple the noise differently: their derivatives agree only in
+# expectation, which test_catalogue checks. Chi2 and AsymmetricLaplaceQuantile reuse
+# the Gamma and AsymmetricLaplace samplers.
 RSAMPLE_CASES = [
     c
     for c in CASES
@@ -304,6 +337,8 @@ def test_soft_laplace_normalizes_and_matches_its_cdf():
         assert float(d.icdf(d.cdf(x))) == pytest.approx(x, abs=1e-4)
     variance = integrate.quad(lambda t: (t - 0.5) ** 2 * pdf(t), -60.0, 60.0, limit=200)[0]
     np.testing.assert_allclose(d.variance, variance, rtol=1e-4)
+    entropy = integrate.quad(lambda t: -pdf(t) * math.log(pdf(t)), -60.0, 60.0, limit=200)[0]
+    np.testing.assert_allclose(d.entropy(), entropy, rtol=1e-5)
     samples = np.asarray(d.sample(jax.random.key(0), (20_000,)), np.float64)
     assert st.kstest(samples, lambda t: np.asarray(d.cdf(np.float32(t)), np.float64)).pvalue > 1e-3
 
@@ -316,6 +351,14 @@ def test_von_mises_against_scipy():
         d.log_prob(np.float32(x)), st.vonmises(kappa, loc).logpdf(x), rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(d.entropy(), st.vonmises(kappa).entropy(), rtol=1e-5)
+    # the cdf on the support [-pi, pi): scipy's, which starts at loc - pi, re-based at -pi
+    ref = st.vonmises(kappa, loc)
+    np.testing.assert_allclose(d.cdf(np.float32(x)), ref.cdf(x) - ref.cdf(-np.pi), atol=2e-6)
+    far = dist.VonMises(np.float32([-3.0, 9.0]), np.float32([0.3, 60.0]))
+    ref = st.vonmises(np.float64([0.3, 60.0]), np.float64([-3.0, 9.0]))
+    np.testing.assert_allclose(
+        far.cdf(np.float32(x[:, None])), ref.cdf(x[:, None]) - ref.cdf(-np.pi), atol=2e-6
+    )
     samples = np.asarray(d.sample(jax.random.key(0), (20_000,)), np.float64)
     assert np.all((samples >= -np.pi) & (samples < np.pi))
     # scipy's cdf lives on [loc - pi, loc + pi): compare the centred, wrapped draws.

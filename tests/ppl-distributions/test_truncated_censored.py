@@ -156,7 +156,7 @@ def test_truncated_gamma_matches_scipy(low, high):
 
 @pytest.mark.slow
 def test_truncated_gamma_samples_and_gradients():
-    d = dist.TwoSidedTruncatedGamma(2.0, 1.5, low=0.3, high=2.0)
+    d = dist.TwoSidedTruncatedGamma(dist.Gamma(2.0, 1.5), low=0.3, high=2.0)
     assert isinstance(dist.TruncatedGamma(2.0, 1.5), dist.Gamma)
     x = np.asarray(d.sample(jax.random.PRNGKey(0), (4000,)))
     assert x.min() >= 0.3 and x.max() <= 2.0
@@ -170,12 +170,14 @@ def test_truncated_gamma_samples_and_gradients():
     # Reparameterized samples: d icdf(u) / d rate at fixed u, by finite differences.
 
     def total(rate):
-        return dist.TwoSidedTruncatedGamma(2.0, rate, low=0.3, high=2.0).icdf(u).sum()
+        return dist.TwoSidedTruncatedGamma(dist.Gamma(2.0, rate), low=0.3, high=2.0).icdf(u).sum()
 
     fd = (total(1.5 + 1e-2) - total(1.5 - 1e-2)) / 2e-2
     np.testing.assert_allclose(jax.grad(total)(1.5), fd, rtol=1e-2)
     with pytest.raises(ValueError, match=r"low.*nonnegative"):
-        dist.LeftTruncatedGamma(2.0, 1.0, low=-1.0)
+        dist.LeftTruncatedGamma(dist.Gamma(2.0, 1.0), low=-1.0)
+    with pytest.raises(TypeError, match=r"base_dist.*Gamma"):
+        dist.LeftTruncatedGamma(dist.Normal(), low=1.0)
 
 
 def _polya_gamma_density(x, terms=200):

@@ -49,6 +49,8 @@ from ppl.distributions.continuous import (
     LowerTruncatedPowerLaw,
     Normal,
     Pareto,
+    RelaxedBernoulli,
+    RelaxedBernoulliLogits,
     SoftLaplace,
     StudentT,
     Uniform,
@@ -105,6 +107,7 @@ from ppl.distributions.multivariate import (
     GaussianCopulaBeta,
     GaussianStateSpace,
     InverseWishart,
+    InverseWishartCholesky,
     LKJCholesky,
     LowRankMultivariateNormal,
     MatrixNormal,
@@ -141,6 +144,7 @@ from ppl.distributions.zero_inflated import (
     ZeroInflatedPoisson,
     ZeroInflatedProbs,
 )
+from ppl.transforms import biject_to
 
 __all__ = [
     "AsymmetricLaplace",
@@ -198,6 +202,7 @@ __all__ = [
     "IntervalCensoredDistribution",
     "InverseGamma",
     "InverseWishart",
+    "InverseWishartCholesky",
     "Kumaraswamy",
     "LKJ",
     "LKJCholesky",
@@ -230,6 +235,8 @@ __all__ = [
     "Pareto",
     "Poisson",
     "ProjectedNormal",
+    "RelaxedBernoulli",
+    "RelaxedBernoulliLogits",
     "RightCensoredDistribution",
     "RightTruncatedDistribution",
     "RightTruncatedGamma",
@@ -257,6 +264,7 @@ __all__ = [
     "ZeroInflatedPoisson",
     "ZeroInflatedProbs",
     "ZeroSumNormal",
+    "biject_to",
     "constraints",
     "kl_divergence",
     "register_kl",

@@ -15,11 +15,12 @@ import jax.numpy as jnp
 import jax.random as random
 from jax import lax
 from jax.nn import softplus
-from jax.scipy.special import betainc, betaln, gammaln, xlog1py, xlogy
+from jax.scipy.special import betaln, gammaln, xlog1py, xlogy
 
 from ppl import constraints
 from ppl.distributions.discrete import _arange_support, _homogeneous_max, _int_dtype
 from ppl.distributions.distribution import Distribution
+from ppl.distributions.special import betainc
 from ppl.distributions.util import promote_shapes, validate_sample
 
 __all__ = [

@@ -18,10 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 from jax.scipy.special import (
-    betainc,
     betaln,
     digamma,
-    exp1,
     expit,
     gammainc,
     gammaincc,
@@ -38,14 +36,16 @@ from jax.scipy.special import (
 
 from ppl import constraints
 from ppl.distributions.distribution import Distribution, TransformedDistribution
+from ppl.distributions.special import betainc, exp1_scaled, von_mises_cdf
 from ppl.distributions.util import (
+    clamp_probs,
     is_prng_key,
     not_jax_tracer,
     promote_shapes,
     validate_sample,
     von_mises_centered,
 )
-from ppl.transforms import AffineTransform, ExpTransform, PowerTransform
+from ppl.transforms import AffineTransform, ExpTransform, PowerTransform, SigmoidTransform
 
 __all__ = [
     "AsymmetricLaplace",
@@ -75,6 +75,8 @@ __all__ = [
     "LowerTruncatedPowerLaw",
     "Normal",
     "Pareto",
+    "RelaxedBernoulli",
+    "RelaxedBernoulliLogits",
     "SoftLaplace",
     "StudentT",
     "Uniform",
@@ -548,6 +550,10 @@ class SoftLaplace(Distribution):
     def variance(self):
         return jnp.broadcast_to((math.pi / 2 * self.scale) ** 2, self.batch_shape)
 
+    def entropy(self):
+        # -log p = log(pi sigma / 2) + log(2 cosh z), and E[log(2 cosh z)] = 2 log 2.
+        return jnp.broadcast_to(jnp.log(2 * math.pi * self.scale), self.batch_shape)
+
 
 class Gumbel(Distribution):
     r"""Gumbel (type-I extreme value) distribution.
@@ -1000,6 +1006,11 @@ class Gompertz(Distribution):
     r"""Gompertz distribution with ``concentration`` :math:`\eta` and ``rate`` :math:`b`.
 
     .. math:: p(x) = b\eta\, e^{bx} \exp\left(-\eta\,(e^{bx} - 1)\right), \quad x > 0
+
+    With :math:`E_1` the exponential integral, the mean is :math:`e^\eta E_1(\eta)/b` and
+    the entropy :math:`1 - \log(b\eta) - e^\eta E_1(\eta)`; the second moment, a
+    :math:`{}_3F_3` hypergeometric function, is summed as a series for :math:`\eta < 1`
+    and by 32-point Gauss-Laguerre quadrature above.
     """
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
@@ -1031,11 +1042,55 @@ class Gompertz(Distribution):
     def icdf(self, q):
         return jnp.log1p(-jnp.log1p(-q) / self.concentration) / self.rate
 
+    # With Y = bX, e^Y = 1 + E/eta for E ~ Exponential(1): the moments of log(1 + E/eta).
+
     @property
     def mean(self):
-        # E[X] = e^eta E_1(eta) / b with E_1 the exponential integral.
+        # E[Y] = e^eta E_1(eta), E_1 the exponential integral.
         eta = jnp.asarray(self.concentration)
-        return jnp.broadcast_to(jnp.exp(eta) * exp1(eta) / self.rate, self.batch_shape)
+        return jnp.broadcast_to(exp1_scaled(eta) / self.rate, self.batch_shape)
+
+    @property
+    def variance(self):
+        eta = jnp.asarray(self.concentration)
+        var = _gompertz_second_moment(eta) - exp1_scaled(eta) ** 2
+        return jnp.broadcast_to(var / self.rate**2, self.batch_shape)
+
+    def entropy(self):
+        # -E[log p] with E[e^Y] = 1 + 1/eta: 1 - log(b eta) - e^eta E_1(eta).
+        eta = jnp.asarray(self.concentration)
+        h = 1.0 - jnp.log(self.rate * eta) - exp1_scaled(eta)
+        return jnp.broadcast_to(h, self.batch_shape)
+
+
+_GOMPERTZ_SERIES_BELOW = 1.0
+_GOMPERTZ_SERIES_TERMS = 20
+# Gauss-Laguerre rule for E[g(E)], E ~ Exponential(1); with eta >= 1 the integrand
+# log(1 + t/eta)^2 is analytic within distance eta of [0, inf) and 32 nodes give ~1e-9.
+_LAGUERRE_NODES, _LAGUERRE_WEIGHTS = np.polynomial.laguerre.laggauss(32)
+
+
+def _gompertz_second_moment(eta):
+    r"""E[log(1 + E/eta)^2] for E ~ Exponential(1), the Gompertz E[(bX)^2].
+
+    For small eta the closed form
+    :math:`2e^\eta[\tfrac12(\gamma + \log\eta)^2 + \pi^2/12
+    + \sum_{k\geq1} (-\eta)^k/(k!\,k^2)]` (a 3F3 hypergeometric series) is
+    summed directly; its terms cancel for large eta, where Gauss-Laguerre
+    quadrature is exact to float64 precision instead.
+    """
+    small = eta < _GOMPERTZ_SERIES_BELOW
+    eta_s = jnp.where(small, eta, 0.5)
+    eta_l = jnp.where(small, _GOMPERTZ_SERIES_BELOW, eta)
+    k = np.arange(1, _GOMPERTZ_SERIES_TERMS + 1)
+    coefficients = (-1.0) ** k / (np.array([math.factorial(i) for i in k], float) * k**2)
+    tail = jnp.sum(coefficients * eta_s[..., None] ** k, axis=-1)
+    log_term = _EULER_GAMMA + jnp.log(eta_s)
+    series = 2.0 * jnp.exp(eta_s) * (0.5 * log_term**2 + math.pi**2 / 12 + tail)
+    nodes = jnp.asarray(_LAGUERRE_NODES, eta.dtype)
+    weights = jnp.asarray(_LAGUERRE_WEIGHTS, eta.dtype)
+    quadrature = jnp.sum(weights * jnp.log1p(nodes / eta_l[..., None]) ** 2, axis=-1)
+    return jnp.where(small, series, quadrature)
 
 
 class Levy(Distribution):
@@ -1145,54 +1200,69 @@ class Pareto(TransformedDistribution):
 
 
 class Dagum(Distribution):
-    r"""Dagum distribution (Burr type III) with shapes ``p``, ``a`` and scale ``b``.
+    r"""Dagum distribution (Burr type III) with ``concentration`` :math:`p`, ``sharpness``
+    :math:`a` and ``scale`` :math:`b`.
 
     .. math::
         F(x) = \left(1 + (x/b)^{-a}\right)^{-p}, \qquad
         p(x) = \frac{a p}{x} \frac{(x/b)^{ap}}{\left((x/b)^a + 1\right)^{p+1}}, \quad x > 0
+
+    The moment :math:`E[X^k]` exists for :math:`k < a`; the entropy is
+    :math:`\log\frac{b}{ap} + (1 + \frac1a)(\gamma + \psi(p)) + 1 + \frac1p`.
     """
 
     arg_constraints = {
-        "p": constraints.positive,
-        "a": constraints.positive,
-        "b": constraints.positive,
+        "concentration": constraints.positive,
+        "sharpness": constraints.positive,
+        "scale": constraints.positive,
     }
     support = constraints.positive
-    reparametrized_params = ["p", "a", "b"]
+    reparametrized_params = ["concentration", "sharpness", "scale"]
 
-    def __init__(self, p: Any, a: Any, b: Any, *, validate_args: bool | None = None):
-        self.p, self.a, self.b = promote_shapes(p, a, b)
-        super().__init__(_batch_shape(p, a, b), validate_args=validate_args)
+    def __init__(
+        self, concentration: Any, sharpness: Any, scale: Any, *, validate_args: bool | None = None
+    ):
+        self.concentration, self.sharpness, self.scale = promote_shapes(
+            concentration, sharpness, scale
+        )
+        super().__init__(_batch_shape(concentration, sharpness, scale), validate_args=validate_args)
 
     def sample(self, key, sample_shape=()):
         _check_key(key, "Dagum")
-        u = _uniform(key, self.shape(sample_shape), _float_dtype(self.p, self.a, self.b))
-        return self.icdf(u)
+        dtype = _float_dtype(self.concentration, self.sharpness, self.scale)
+        return self.icdf(_uniform(key, self.shape(sample_shape), dtype))
+
+    def _log_ratio(self, value):
+        """``a log(x / b)``."""
+        return self.sharpness * (jnp.log(value) - jnp.log(self.scale))
 
     @validate_sample
     def log_prob(self, value):
-        log_z = jnp.log(value) - jnp.log(self.b)
+        p, t = self.concentration, self._log_ratio(value)
         return (
-            jnp.log(self.a)
-            + jnp.log(self.p)
+            jnp.log(self.sharpness)
+            + jnp.log(p)
             - jnp.log(value)
-            + self.a * self.p * log_z
-            - (self.p + 1.0) * jax.nn.softplus(self.a * log_z)
+            + p * t
+            - (p + 1.0) * jax.nn.softplus(t)
         )
 
     def cdf(self, value):
-        log_z = jnp.log(value) - jnp.log(self.b)
-        return jnp.exp(-self.p * jax.nn.softplus(-self.a * log_z))
+        return jnp.exp(-self.concentration * jax.nn.softplus(-self._log_ratio(value)))
 
     def icdf(self, q):
         # (x/b)^{-a} = q^{-1/p} - 1
-        return self.b * jnp.expm1(-jnp.log(q) / self.p) ** (-1.0 / self.a)
+        p, a = self.concentration, self.sharpness
+        return self.scale * jnp.expm1(-jnp.log(q) / p) ** (-1.0 / a)
 
     def _moment(self, k):
-        a, p = self.a, self.p
+        a, p = self.sharpness, self.concentration
         safe_a = jnp.where(a > k, a, k + 1.0)
         log_m = (
-            k * jnp.log(self.b) + gammaln(p + k / safe_a) + gammaln(1.0 - k / safe_a) - gammaln(p)
+            k * jnp.log(self.scale)
+            + gammaln(p + k / safe_a)
+            + gammaln(1.0 - k / safe_a)
+            - gammaln(p)
         )
         return jnp.where(a > k, jnp.exp(log_m), jnp.inf)
 
@@ -1203,8 +1273,20 @@ class Dagum(Distribution):
     @property
     def variance(self):
         m1, m2 = self._moment(1.0), self._moment(2.0)
-        var = jnp.where(self.a > 2, m2 - m1**2, jnp.inf)
+        var = jnp.where(self.sharpness > 2, m2 - m1**2, jnp.inf)
         return jnp.broadcast_to(var, self.batch_shape)
+
+    def entropy(self):
+        # With t = a log(x/b): -log p = log(b/(ap)) + (1 + 1/a) t + (p + 1) softplus(-t),
+        # where softplus(-t) ~ Exponential(p) and E[t] = gamma + digamma(p).
+        p, a = self.concentration, self.sharpness
+        h = (
+            jnp.log(self.scale / (a * p))
+            + (1.0 + 1.0 / a) * (_EULER_GAMMA + digamma(p))
+            + 1.0
+            + 1.0 / p
+        )
+        return jnp.broadcast_to(h, self.batch_shape)
 
 
 class LowerTruncatedPowerLaw(Distribution):
@@ -1256,6 +1338,12 @@ class LowerTruncatedPowerLaw(Distribution):
         m1, m2 = self._moment(1.0), self._moment(2.0)
         var = jnp.where(self.alpha + 3.0 < 0, m2 - m1**2, jnp.inf)
         return jnp.broadcast_to(var, self.batch_shape)
+
+    def entropy(self):
+        # log(X / low) ~ Exponential(-(alpha + 1)).
+        a1 = self.alpha + 1.0
+        h = jnp.log(self.low) - jnp.log(-a1) + self.alpha / a1
+        return jnp.broadcast_to(h, self.batch_shape)
 
 
 def _power_integral(alpha, low, high):
@@ -1335,6 +1423,24 @@ class DoublyTruncatedPowerLaw(Distribution):
     @property
     def variance(self):
         return jnp.broadcast_to(self._moment(2.0) - self._moment(1.0) ** 2, self.batch_shape)
+
+    def entropy(self):
+        # h = log Z - alpha E[log X], with the antiderivative of x^alpha log x:
+        # x^{a+1} (log x - 1/(a+1)) / (a+1), or (log x)^2 / 2 at alpha = -1.
+        a1 = self.alpha + 1.0
+        near = jnp.abs(a1) < 1e-6
+        safe = jnp.where(near, 1.0, a1)
+
+        def antiderivative(x):
+            power = x**safe
+            return (xlogy(power, x) - power / safe) / safe
+
+        general = antiderivative(self.high) - antiderivative(self.low)
+        safe_low = jnp.where(jnp.asarray(self.low) > 0, self.low, 1.0)
+        log_case = 0.5 * (jnp.log(self.high) ** 2 - jnp.log(safe_low) ** 2)
+        z = _power_integral(self.alpha, self.low, self.high)
+        h = jnp.log(z) - self.alpha * jnp.where(near, log_case, general) / z
+        return jnp.broadcast_to(h, self.batch_shape)
 
 
 # -- bounded supports ----------------------------------------------------------------------
@@ -1595,6 +1701,61 @@ class Kumaraswamy(Distribution):
         return jnp.broadcast_to(h, self.batch_shape)
 
 
+class RelaxedBernoulliLogits(TransformedDistribution):
+    r"""Relaxed (concrete) Bernoulli distribution on :math:`(0, 1)` with ``temperature``
+    :math:`\tau` and ``logits`` :math:`\ell`.
+
+    :math:`X = \sigma(Y)` with :math:`Y \sim \mathrm{Logistic}(\ell/\tau, 1/\tau)`:
+    a differentiable stand-in for ``Bernoulli(logits)``, approaching it as
+    :math:`\tau \to 0`.
+
+    .. math::
+        p(x) = \frac{\tau\, e^{\ell}\, x^{-\tau-1} (1-x)^{-\tau-1}}
+        {\left(e^{\ell} x^{-\tau} + (1-x)^{-\tau}\right)^2}
+    """
+
+    arg_constraints = {"temperature": constraints.positive, "logits": constraints.real}
+    support = constraints.unit_interval
+    reparametrized_params = ["temperature", "logits"]
+    pytree_data_fields = ("temperature", "logits")
+
+    def __init__(self, temperature: Any, logits: Any, *, validate_args: bool | None = None):
+        self.temperature, self.logits = promote_shapes(temperature, logits)
+        # Checked here under their own names (temperature, logits), not the base's.
+        base = Logistic(self.logits / self.temperature, 1.0 / self.temperature, validate_args=False)
+        super().__init__(base, SigmoidTransform(), validate_args=validate_args)
+
+
+def RelaxedBernoulli(
+    temperature: Any,
+    probs: Any = None,
+    logits: Any = None,
+    *,
+    validate_args: bool | None = None,
+) -> RelaxedBernoulliLogits:
+    r"""A :class:`RelaxedBernoulliLogits` from ``probs`` or ``logits`` (exactly one).
+
+    Args:
+        temperature: :math:`\tau > 0`.
+        probs: probability of the event the relaxation approaches, in (0, 1).
+        logits: its log-odds.
+        validate_args: check the parameters and values.
+    """
+    if (probs is None) == (logits is None):
+        raise ValueError("RelaxedBernoulli: pass exactly one of probs or logits")
+    if probs is not None:
+        if not_jax_tracer(probs) and not np.all(
+            (np.asarray(probs) >= 0) & (np.asarray(probs) <= 1)
+        ):
+            raise ValueError(
+                "RelaxedBernoulli distribution got invalid probs parameter: "
+                f"{np.asarray(probs).tolist()} does not satisfy constraint unit_interval"
+            )
+        p = clamp_probs(jnp.asarray(probs, _float_dtype(probs)))
+        logits = jnp.log(p) - jnp.log1p(-p)
+    return RelaxedBernoulliLogits(temperature, logits, validate_args=validate_args)
+
+
 class VonMises(Distribution):
     r"""Von Mises distribution on the circle :math:`[-\pi, \pi)`.
 
@@ -1626,6 +1787,22 @@ class VonMises(Distribution):
             jnp.cos(value - self.loc) - 1.0
         )
 
+    def cdf(self, value):
+        r""":math:`P(X \leq x)` for :math:`X` on the support :math:`[-\pi, \pi)`.
+
+        With :math:`G` the centred cdf (:func:`~ppl.distributions.special.von_mises_cdf`)
+        continued periodically, :math:`G(y + 2\pi) = G(y) + 1`, this is
+        :math:`G(x - \mu) - G(-\pi - \mu)`; for :math:`\mu = 0` it is
+        ``scipy.stats.vonmises(kappa).cdf``.
+        """
+        kappa = self.concentration
+        return jnp.clip(
+            _periodic_von_mises_cdf(value - self.loc, kappa)
+            - _periodic_von_mises_cdf(-math.pi - self.loc, kappa),
+            0.0,
+            1.0,
+        )
+
     @property
     def mean(self):
         return jnp.broadcast_to(self.loc, self.batch_shape)
@@ -1640,6 +1817,12 @@ class VonMises(Distribution):
         ratio = i1e(kappa) / i0e(kappa)
         h = math.log(2 * math.pi) + jnp.log(i0e(kappa)) + kappa - kappa * ratio
         return jnp.broadcast_to(h, self.batch_shape)
+
+
+def _periodic_von_mises_cdf(y, kappa):
+    """The centred von Mises cdf continued to the real line, gaining 1 per turn."""
+    turns = jnp.round(jnp.asarray(y) / (2 * math.pi))
+    return von_mises_cdf(y - 2 * math.pi * turns, kappa) + turns
 
 
 # -- vectors ---------------------------------------------------------------------------
@@ -1751,6 +1934,11 @@ class GaussianRandomWalk(Distribution):
             jnp.expand_dims(jnp.asarray(self.scale) ** 2, -1) * steps,
             self.batch_shape + self.event_shape,
         )
+
+    def entropy(self):
+        # The increments are iid normal and the map to their cumulative sum has Jacobian 1.
+        h = self.num_steps * (0.5 + _HALF_LOG_2PI + jnp.log(self.scale))
+        return jnp.broadcast_to(h, self.batch_shape)
 
     @classmethod
     def infer_shapes(cls, scale=(), num_steps=1):

@@ -62,10 +62,16 @@ def _default_validate_args() -> bool:
 
 
 def _constraint_name(constraint: constraints.Constraint) -> str:
-    """The public name of a singleton constraint (``positive``), else its repr."""
+    """The public name of a singleton constraint (``positive``), else its repr.
+
+    ``independent(c, n)`` is spelled with the name of ``c``.
+    """
     for name in constraints.__all__:
         if getattr(constraints, name, None) is constraint:
             return name
+    if isinstance(constraint, constraints.independent):
+        base = _constraint_name(constraint.base_constraint)
+        return f"independent({base}, {constraint.reinterpreted_batch_ndims})"
     return repr(constraint)
 
 
@@ -88,6 +94,16 @@ class DistributionMeta(type):
     (see :func:`ppl.primitives.coerce_distribution`); outside such handlers
     construction is unchanged.
     """
+
+    def __init__(cls, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # ``__call__`` below takes ``*args, **kwargs``; without this, introspection
+        # (``inspect.signature``, Sphinx, IDEs) would report that instead of ``__init__``'s.
+        try:
+            init = inspect.signature(cls.__init__)
+        except (TypeError, ValueError):  # an __init__ without an introspectable signature
+            return
+        cls.__signature__ = init.replace(parameters=list(init.parameters.values())[1:])
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         replaced = coerce_distribution(cls, args, kwargs)
@@ -1052,6 +1068,10 @@ class Delta(Distribution):
     @property
     def variance(self):
         return jnp.zeros(self.batch_shape + self.event_shape)
+
+    def entropy(self):
+        """``-log_density`` (NumPyro's convention for the point mass)."""
+        return -jnp.broadcast_to(self.log_density, self.batch_shape)
 
 
 class Unit(Distribution):

@@ -32,6 +32,7 @@ from ppl.distributions.util import (
     vec_to_tril_matrix,
 )
 from ppl.transforms import (
+    AffineTransform,
     CorrMatrixCholeskyTransform,
     RecursiveLinearTransform,
     ZeroSumTransform,
@@ -44,6 +45,7 @@ __all__ = [
     "GaussianCopulaBeta",
     "GaussianStateSpace",
     "InverseWishart",
+    "InverseWishartCholesky",
     "LKJ",
     "LKJCholesky",
     "LowRankMultivariateNormal",
@@ -78,6 +80,12 @@ def _require_ndim(value: Any, ndim: int, owner: str, name: str, what: str) -> No
         )
 
 
+def _broadcast_matrices(a, b):
+    """``a`` and ``b`` broadcast against each other (batch dims and matrix dims alike)."""
+    shape = lax.broadcast_shapes(jnp.shape(a), jnp.shape(b))
+    return jnp.broadcast_to(a, shape), jnp.broadcast_to(b, shape)
+
+
 def _tril_solve_sq_norm(scale_tril, x):
     r""":math:`\|L^{-1}x\|^2` batched: ``x`` may carry extra leading (sample) dims.
 
@@ -107,34 +115,32 @@ def _half_log_det(scale_tril):
     return jnp.sum(jnp.log(jnp.diagonal(scale_tril, axis1=-2, axis2=-1)), axis=-1)
 
 
-def _scale_tril_from(owner, covariance_matrix, precision_matrix, scale_tril):
-    """The Cholesky factor from exactly one of the three covariance parametrizations."""
-    given = [
-        name
-        for name, v in (
-            ("covariance_matrix", covariance_matrix),
-            ("precision_matrix", precision_matrix),
-            ("scale_tril", scale_tril),
-        )
-        if v is not None
-    ]
+def _scale_tril_from(
+    owner,
+    covariance_matrix,
+    precision_matrix,
+    scale_tril,
+    names=("covariance_matrix", "precision_matrix", "scale_tril"),
+):
+    """The Cholesky factor from exactly one of the three covariance parametrizations.
+
+    ``names`` are the owner's names for them (the Wishart family says
+    ``scale_matrix`` and ``rate_matrix``). Returns ``(name, value, scale_tril)``.
+    """
+    values = dict(zip(names, (covariance_matrix, precision_matrix, scale_tril), strict=True))
+    given = [name for name, v in values.items() if v is not None]
     if len(given) != 1:
         raise ValueError(
-            f"{owner}: exactly one of covariance_matrix, precision_matrix, scale_tril must be "
-            f"given, got {given or 'none'}"
+            f"{owner}: exactly one of {', '.join(names)} must be given, got {given or 'none'}"
         )
     name = given[0]
-    value = {
-        "covariance_matrix": covariance_matrix,
-        "precision_matrix": precision_matrix,
-        "scale_tril": scale_tril,
-    }[name]
+    value = values[name]
     _require_ndim(value, 2, owner, name, "a (batch of) square matrices")
     if jnp.shape(value)[-1] != jnp.shape(value)[-2]:
         raise ValueError(f"{owner}: {name} must be square, got shape {jnp.shape(value)}")
-    if name == "covariance_matrix":
+    if name == names[0]:
         return name, value, jnp.linalg.cholesky(value)
-    if name == "precision_matrix":
+    if name == names[1]:
         return name, value, cholesky_of_inverse(value)
     return name, value, value
 
@@ -431,6 +437,20 @@ class MultivariateStudentT(Distribution):
         var = jnp.sum(self.scale_tril**2, -1) * df / jnp.where(df > 2, df - 2, 1)
         return jnp.where(df > 2, var, jnp.where(df > 1, jnp.inf, jnp.nan))
 
+    def entropy(self):
+        r""":math:`\log|L| + \tfrac n2\log(\nu\pi) + \log\frac{\Gamma(\nu/2)}{\Gamma((\nu+n)/2)}
+        + \tfrac{\nu+n}{2}\left[\psi(\tfrac{\nu+n}{2}) - \psi(\tfrac\nu2)\right]`."""
+        n = self.event_shape[0]
+        df = self.df
+        half = 0.5 * (df + n)
+        return (
+            _half_log_det(self.scale_tril)
+            + 0.5 * n * (jnp.log(df) + math.log(math.pi))
+            + gammaln(0.5 * df)
+            - gammaln(half)
+            + half * (digamma(half) - digamma(0.5 * df))
+        )
+
     @staticmethod
     def infer_shapes(df, loc, scale_tril):
         event_shape = tuple(scale_tril)[-1:]
@@ -614,7 +634,13 @@ class _WishartBase(Distribution):
         validate_args: bool | None = None,
     ):
         owner = type(self).__name__
-        name, value, tril = _scale_tril_from(owner, scale_matrix, rate_matrix, scale_tril)
+        name, value, tril = _scale_tril_from(
+            owner,
+            scale_matrix,
+            rate_matrix,
+            scale_tril,
+            names=("scale_matrix", "rate_matrix", "scale_tril"),
+        )
         if name == "scale_matrix":
             self.scale_matrix = value
         elif name == "rate_matrix":
@@ -650,7 +676,8 @@ class _WishartBase(Distribution):
         n = self.event_shape[-1]
         df = self.concentration
         # tr(S^{-1} X) = ||L_S^{-1} L_X||_F^2
-        sol = solve_triangular(jnp.broadcast_to(self.scale_tril, x_tril.shape), x_tril, lower=True)
+        scale_tril, x_tril = _broadcast_matrices(self.scale_tril, x_tril)
+        sol = solve_triangular(scale_tril, x_tril, lower=True)
         trace = jnp.sum(sol**2, axis=(-2, -1))
         log_det_x = 2.0 * _half_log_det(x_tril)
         log_det_s = 2.0 * _half_log_det(self.scale_tril)
@@ -744,13 +771,104 @@ class WishartCholesky(_WishartBase):
         log_jacobian = n * math.log(2.0) + jnp.sum(powers * log_diag, -1)
         return self._log_prob_matrix(value) + log_jacobian
 
+    # L = L_S A with A the Bartlett factor: its entries are independent, the
+    # strictly lower ones standard normal, A_jj = sqrt(chi2(nu - j)), whose mean is
+    # sqrt(2) Gamma((k+1)/2) / Gamma(k/2) for k = nu - j degrees of freedom.
+
     @property
     def mean(self):
-        raise NotImplementedError("WishartCholesky has no closed-form mean")
+        n = self.event_shape[-1]
+        dof = self.concentration[..., None] - jnp.arange(n)
+        mean_sqrt_chi2 = math.sqrt(2.0) * jnp.exp(gammaln(0.5 * (dof + 1.0)) - gammaln(0.5 * dof))
+        return self.scale_tril * mean_sqrt_chi2[..., None, :]
 
     @property
     def variance(self):
-        raise NotImplementedError("WishartCholesky has no closed-form variance")
+        # E[L_ij^2] = sum_k S_ik^2 E[A_kj^2] (the cross terms vanish: only A_jj has a
+        # nonzero mean), with E[A_kj^2] = 1 below the diagonal and nu - j on it.
+        n = self.event_shape[-1]
+        dof = self.concentration[..., None] - jnp.arange(n)
+        second = jnp.tril(jnp.ones((n, n))) + (dof[..., None, :] - 1.0) * jnp.eye(n)
+        return jnp.matmul(self.scale_tril**2, second) - self.mean**2
+
+
+class InverseWishartCholesky(_WishartBase):
+    r"""Distribution of the Cholesky factor :math:`L` of an inverse Wishart matrix
+    :math:`X = LL^T \sim \mathrm{InverseWishart}(\nu, \Psi)`.
+
+    The density is with respect to the lower triangle of :math:`L`:
+    :math:`p_L(L) = p_X(LL^T)\, 2^n \prod_i L_{ii}^{n - i + 1}`.
+
+    :math:`L = L_\Psi B^{-1}` where :math:`B` is lower triangular with independent
+    entries, standard normal below the diagonal and :math:`B_{jj}^2 \sim
+    \chi^2_{d_j}`, :math:`d_j = \nu - n + j` (:math:`j = 1..n`). Hence
+    ``mean`` is exactly :math:`L_\Psi\, \mathrm{diag}(E[\chi_{d_j}^{-1}])`
+    (finite for :math:`d_1 > 1`) and ``variance`` follows from
+    :math:`E[(B^{-1})_{ij}^2] = E[\chi^{-2}_{d_i}] \sum_{j \le k < i} E[(B^{-1})_{kj}^2]`
+    (finite for :math:`d_1 > 2`).
+    """
+
+    support = constraints.lower_cholesky
+
+    def sample(self, key, sample_shape=()):
+        _check_key(key, "InverseWishartCholesky")
+        n = self.event_shape[-1]
+        shape = tuple(sample_shape) + self.batch_shape
+        dtype = _float_dtype(self.concentration, self.scale_tril)
+        bartlett = _bartlett(key, jnp.asarray(self.concentration, dtype), shape, n, dtype)
+        # With W = A A^T ~ Wishart(nu, I) and J the index reversal, J A^{-T} J is lower
+        # triangular and (J A^{-T} J)(J A^{-T} J)^T = (J W J)^{-1}, J W J ~ Wishart(nu, I).
+        eye = jnp.broadcast_to(jnp.eye(n, dtype=dtype), bartlett.shape)
+        a_inv = solve_triangular(bartlett, eye, lower=True)
+        reversed_inv = jnp.flip(_mT(a_inv), axis=(-2, -1))
+        return jnp.matmul(self.scale_tril, reversed_inv)
+
+    @validate_sample
+    def log_prob(self, value):
+        n = self.event_shape[-1]
+        df = self.concentration
+        # tr(Psi X^{-1}) = ||L^{-1} L_Psi||_F^2
+        value, scale_tril = _broadcast_matrices(value, self.scale_tril)
+        sol = solve_triangular(value, scale_tril, lower=True)
+        trace = jnp.sum(sol**2, axis=(-2, -1))
+        log_diag = jnp.log(jnp.diagonal(value, axis1=-2, axis2=-1))
+        # -(nu + n + 1) log L_ii from |X|, plus (n - i) log L_ii from the Jacobian.
+        powers = -(df[..., None] + 1.0 + jnp.arange(n, dtype=log_diag.dtype))
+        return (
+            df * _half_log_det(self.scale_tril)
+            + n * (1.0 - 0.5 * df) * math.log(2.0)
+            - multigammaln(0.5 * df, n)
+            + jnp.sum(powers * log_diag, -1)
+            - 0.5 * trace
+        )
+
+    def _dof(self):
+        n = self.event_shape[-1]
+        return self.concentration[..., None] - n + 1.0 + jnp.arange(n)
+
+    @property
+    def mean(self):
+        dof = self._dof()
+        safe = jnp.where(dof > 1, dof, 2.0)
+        # E[chi_d^{-1}] = Gamma((d - 1)/2) / (sqrt(2) Gamma(d/2))
+        inv_chi = jnp.exp(gammaln(0.5 * (safe - 1.0)) - gammaln(0.5 * safe)) / math.sqrt(2.0)
+        inv_chi = jnp.where(dof > 1, inv_chi, jnp.nan)
+        return self.scale_tril * inv_chi[..., None, :]
+
+    @property
+    def variance(self):
+        n = self.event_shape[-1]
+        dof = self._dof()
+        inv_chi2 = jnp.where(dof > 2, 1.0 / jnp.where(dof > 2, dof - 2.0, 1.0), jnp.nan)
+        # Rows of G = E[(B^{-1})^2], built top-down: G_ij = E[chi^-2_i] sum_{j<=k<i} G_kj.
+        rows = []
+        for i in range(n):
+            above = sum(rows) if rows else jnp.zeros_like(inv_chi2)
+            diagonal = jnp.where(jnp.arange(n) == i, 1.0, 0.0)
+            strictly_lower = jnp.where(jnp.arange(n) < i, above, 0.0)
+            rows.append(inv_chi2[..., i : i + 1] * (strictly_lower + diagonal))
+        second = jnp.matmul(self.scale_tril**2, jnp.stack(rows, axis=-2))
+        return second - self.mean**2
 
 
 class InverseWishart(_WishartBase):
@@ -786,7 +904,8 @@ class InverseWishart(_WishartBase):
         df = self.concentration
         x_tril = jnp.linalg.cholesky(value)
         # tr(Psi X^{-1}) = ||L_X^{-1} L_Psi||_F^2
-        sol = solve_triangular(x_tril, jnp.broadcast_to(self.scale_tril, x_tril.shape), lower=True)
+        x_tril, scale_tril = _broadcast_matrices(x_tril, self.scale_tril)
+        sol = solve_triangular(x_tril, scale_tril, lower=True)
         trace = jnp.sum(sol**2, axis=(-2, -1))
         log_det_x = 2.0 * _half_log_det(x_tril)
         log_det_psi = 2.0 * _half_log_det(self.scale_tril)
@@ -816,6 +935,19 @@ class InverseWishart(_WishartBase):
         num = (safe - n + 1.0) * psi**2 + (safe - n - 1.0) * diag[..., :, None] * diag[..., None, :]
         var = num / ((safe - n) * (safe - n - 1.0) ** 2 * (safe - n - 3.0))
         return jnp.where(ok, var, jnp.inf)
+
+    def entropy(self):
+        # X^{-1} ~ Wishart(nu, Psi^{-1}) gives E[tr(Psi X^{-1})] = nu n and
+        # E[log|X|] = log|Psi| - n log 2 - sum_i digamma((nu - i)/2).
+        n = self.event_shape[-1]
+        df = self.concentration
+        log_det_psi = 2.0 * _half_log_det(self.scale_tril)
+        i = jnp.arange(n)
+        e_log_det = (
+            log_det_psi - n * math.log(2.0) - jnp.sum(digamma(0.5 * (df[..., None] - i)), -1)
+        )
+        log_norm = 0.5 * df * n * math.log(2.0) - 0.5 * df * log_det_psi + multigammaln(0.5 * df, n)
+        return log_norm + 0.5 * (df + n + 1.0) * e_log_det + 0.5 * df * n
 
 
 # -- structured Gaussians ---------------------------------------------------------------
@@ -902,6 +1034,12 @@ class MatrixNormal(Distribution):
         row = jnp.sum(self.scale_tril_row**2, -1)
         col = jnp.sum(self.scale_tril_column**2, -1)
         return row[..., :, None] * col[..., None, :]
+
+    def entropy(self):
+        # The Gaussian entropy with covariance V (x) U: log|V (x) U| = p log|U| + n log|V|.
+        n, p = self.event_shape
+        log_det = p * _half_log_det(self.scale_tril_row) + n * _half_log_det(self.scale_tril_column)
+        return 0.5 * n * p * (1.0 + _LOG_2PI) + log_det
 
 
 class CAR(Distribution):
@@ -1136,15 +1274,17 @@ class CirculantNormal(Distribution):
 class GaussianStateSpace(TransformedDistribution):
     r"""Linear Gaussian state space model without observations.
 
-    :math:`x_t = A x_{t-1} + \epsilon_t` with :math:`x_0 = 0` and
+    :math:`x_t = A x_{t-1} + \epsilon_t` with :math:`x_0 = z_0` and
     :math:`\epsilon_t \sim \mathcal N(0, \Sigma)`, for :math:`t = 1..T`; the
-    event is the path, of shape ``(num_steps, state_dim)``.
+    event is the path, of shape ``(num_steps, state_dim)``, whose mean is
+    :math:`A^t z_0`.
 
     Args:
         num_steps: :math:`T`.
         transition_matrix: :math:`A`, shape ``(..., state_dim, state_dim)``.
         covariance_matrix, precision_matrix, scale_tril: one of these for the
             innovation covariance :math:`\Sigma`.
+        initial_value: :math:`z_0`, shape ``(..., state_dim)``; ``None`` means zero.
     """
 
     arg_constraints = {
@@ -1152,6 +1292,7 @@ class GaussianStateSpace(TransformedDistribution):
         "covariance_matrix": constraints.positive_definite,
         "precision_matrix": constraints.positive_definite,
         "scale_tril": constraints.lower_cholesky,
+        "initial_value": constraints.real_vector,
     }
     support = constraints.real_matrix
     reparametrized_params = [
@@ -1159,8 +1300,9 @@ class GaussianStateSpace(TransformedDistribution):
         "covariance_matrix",
         "precision_matrix",
         "scale_tril",
+        "initial_value",
     ]
-    pytree_data_fields = ("transition_matrix", "scale_tril")
+    pytree_data_fields = ("transition_matrix", "scale_tril", "_initial_value")
     pytree_aux_fields = ("num_steps",)
 
     def __init__(
@@ -1170,6 +1312,7 @@ class GaussianStateSpace(TransformedDistribution):
         covariance_matrix: Any = None,
         precision_matrix: Any = None,
         scale_tril: Any = None,
+        initial_value: Any = None,
         *,
         validate_args: bool | None = None,
     ):
@@ -1186,12 +1329,44 @@ class GaussianStateSpace(TransformedDistribution):
         self.num_steps = int(num_steps)
         self.transition_matrix = transition_matrix
         self.scale_tril = tril
+        self._initial_value = initial_value
         # One innovation per time step: a size-1 time axis expanded to num_steps.
         innovation = MultivariateNormal(scale_tril=tril[..., None, :, :], validate_args=False)
-        base = innovation.expand((*innovation.batch_shape[:-1], self.num_steps)).to_event(1)
-        super().__init__(
-            base, RecursiveLinearTransform(transition_matrix), validate_args=validate_args
-        )
+        batch_shape = innovation.batch_shape[:-1]
+        transforms = [RecursiveLinearTransform(transition_matrix)]
+        if initial_value is not None:
+            _require_ndim(initial_value, 1, "GaussianStateSpace", "initial_value", "a vector")
+            batch_shape = lax.broadcast_shapes(batch_shape, jnp.shape(initial_value)[:-1])
+            # x_t = A^t z_0 + (the zero-start recursion of the innovations).
+            shift = AffineTransform(
+                self._mean_path(transition_matrix, initial_value, self.num_steps),
+                1.0,
+                domain=constraints.real_matrix,
+            )
+            transforms.append(shift)
+        base = innovation.expand((*batch_shape, self.num_steps)).to_event(1)
+        super().__init__(base, transforms, validate_args=validate_args)
+
+    @staticmethod
+    def _mean_path(transition_matrix, initial_value, num_steps):
+        """:math:`(A z_0, A^2 z_0, \\ldots, A^T z_0)`, shape ``(..., T, state_dim)``."""
+
+        def step(z, _):
+            z = jnp.einsum("...ij,...j->...i", transition_matrix, z)
+            return z, z
+
+        a, z = jnp.asarray(transition_matrix), jnp.asarray(initial_value)
+        # the carry keeps one shape: batch dims of A and z_0 broadcast up front
+        z = jnp.broadcast_to(z, (*lax.broadcast_shapes(a.shape[:-2], z.shape[:-1]), z.shape[-1]))
+        _, path = lax.scan(step, z, None, length=num_steps)
+        return jnp.moveaxis(path, 0, -2)
+
+    @property
+    def initial_value(self):
+        """:math:`z_0` (zeros when not given)."""
+        if self._initial_value is None:
+            return jnp.zeros(jnp.shape(self.transition_matrix)[-1:])
+        return jnp.asarray(self._initial_value)
 
     @lazy_property
     def covariance_matrix(self):
@@ -1204,7 +1379,11 @@ class GaussianStateSpace(TransformedDistribution):
 
     @property
     def mean(self):
-        return jnp.zeros(self.batch_shape + self.event_shape)
+        shape = self.batch_shape + self.event_shape
+        if self._initial_value is None:
+            return jnp.zeros(shape)
+        path = self._mean_path(self.transition_matrix, self._initial_value, self.num_steps)
+        return jnp.broadcast_to(path, shape)
 
     @property
     def variance(self):
@@ -1219,6 +1398,12 @@ class GaussianStateSpace(TransformedDistribution):
         zero = jnp.zeros(lax.broadcast_shapes(a.shape, sigma.shape), sigma.dtype)
         _, diags = lax.scan(step, zero, None, length=self.num_steps)
         return jnp.broadcast_to(jnp.moveaxis(diags, 0, -2), self.batch_shape + self.event_shape)
+
+    def entropy(self):
+        # The recursion maps the iid innovations to the path with Jacobian 1.
+        n = self.event_shape[-1]
+        h = self.num_steps * (0.5 * n * (1.0 + _LOG_2PI) + _half_log_det(self.scale_tril))
+        return jnp.broadcast_to(h, self.batch_shape)
 
 
 class ZeroSumNormal(TransformedDistribution):

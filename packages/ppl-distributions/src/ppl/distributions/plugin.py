@@ -17,7 +17,9 @@ from ppl.plugins import hookimpl
 PPL_PLUGIN_API = 1
 
 # Public names of ppl.distributions that are not distributions.
-_NOT_DISTRIBUTIONS = frozenset({"constraints", "transforms", "kl_divergence", "register_kl"})
+_NOT_DISTRIBUTIONS = frozenset(
+    {"biject_to", "constraints", "transforms", "kl_divergence", "register_kl"}
+)
 
 
 def public_distributions() -> dict[str, Any]:

@@ -153,6 +153,31 @@ class _TruncatedBase(Distribution):
     def variance(self) -> jax.Array:
         return self._moment(1)
 
+    def entropy(self) -> jax.Array:
+        r"""Entropy of a truncated normal (other bases have none in closed form).
+
+        With :math:`Z` the retained mass and :math:`g` the truncated density,
+        :math:`h = \tfrac12\log(2\pi e\sigma^2) + \log Z
+        + \tfrac12[(a - \mu) g(a) - (b - \mu) g(b)]`.
+        """
+        if not isinstance(self.base_dist, Normal):
+            raise NotImplementedError(
+                f"{type(self).__name__}: entropy is implemented for a Normal base only, "
+                f"not {type(self.base_dist).__name__}."
+            )
+        loc, scale = self.base_dist.loc, self.base_dist.scale
+        terms = []
+        for name in ("low", "high"):
+            bound = getattr(self, name, None)
+            terms.append(0.0 if bound is None else (bound - loc) * self._density_at(bound))
+        h = (
+            0.5 * (1.0 + math.log(2 * math.pi))
+            + jnp.log(scale)
+            + self._log_normalizer()
+            + 0.5 * (terms[0] - terms[1])
+        )
+        return jnp.broadcast_to(h, self.batch_shape)
+
 
 class LeftTruncatedDistribution(_TruncatedBase):
     r"""``base_dist`` restricted to :math:`x \ge \text{low}`.
@@ -498,8 +523,18 @@ class _TruncatedGammaBase(Distribution):
     on the cdf, differentiable by implicit differentiation.
     """
 
-    reparametrized_params = ["concentration", "rate"]
     _kind = ""
+    base_dist: Gamma
+
+    @property
+    def concentration(self) -> jax.Array:
+        """The base Gamma's shape :math:`\\alpha`."""
+        return self.base_dist.concentration
+
+    @property
+    def rate(self) -> jax.Array:
+        """The base Gamma's rate :math:`\\lambda`."""
+        return self.base_dist.rate
 
     def _params(self) -> tuple:
         low = getattr(self, "low", 0.0)
@@ -544,39 +579,38 @@ class _TruncatedGammaBase(Distribution):
         return jnp.broadcast_to(second, self.batch_shape) - self.mean**2
 
 
+def _gamma_base(owner: str, base_dist: Any) -> Gamma:
+    if not isinstance(base_dist, Gamma):
+        raise TypeError(
+            f"{owner} expects base_dist to be a ppl.distributions.Gamma, "
+            f"got {type(base_dist).__name__}"
+        )
+    return base_dist
+
+
 class LeftTruncatedGamma(_TruncatedGammaBase):
-    r"""A Gamma(``concentration``, ``rate``) restricted to :math:`x \ge \text{low}`.
+    r"""A :class:`~ppl.distributions.Gamma` ``base_dist`` restricted to :math:`x \ge \text{low}`.
 
     The normalizer is the upper regularized incomplete gamma function
     :math:`Q(\alpha, \lambda\,\text{low})`, accurate deep in the right tail.
 
     Args:
-        concentration: shape :math:`\alpha > 0`.
-        rate: rate :math:`\lambda > 0`, default 1.
+        base_dist: the Gamma(:math:`\alpha`, :math:`\lambda`) to truncate.
         low: truncation point :math:`\ge 0`, default 0.
         validate_args: check the parameters and values.
     """
 
     _kind = "left"
-    arg_constraints = {
-        "concentration": constraints.positive,
-        "rate": constraints.positive,
-        "low": constraints.nonnegative,
-    }
-    pytree_data_fields = ("concentration", "rate", "low", "_support")
+    arg_constraints = {"low": constraints.nonnegative}
+    reparametrized_params = ["low"]
+    pytree_data_fields = ("base_dist", "low", "_support")
 
     def __init__(
-        self,
-        concentration: ArrayLike,
-        rate: ArrayLike = 1.0,
-        low: ArrayLike = 0.0,
-        *,
-        validate_args: bool | None = None,
+        self, base_dist: Gamma, low: ArrayLike = 0.0, *, validate_args: bool | None = None
     ) -> None:
-        self.concentration, self.rate, self.low = promote_shapes(concentration, rate, low)
-        batch_shape = lax.broadcast_shapes(
-            jnp.shape(concentration), jnp.shape(rate), jnp.shape(low)
-        )
+        self.base_dist = _gamma_base("LeftTruncatedGamma", base_dist)
+        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(low))
+        (self.low,) = promote_shapes(low, shape=batch_shape)
         self._support = constraints.greater_than(low)
         super().__init__(batch_shape, validate_args=validate_args)
 
@@ -586,35 +620,26 @@ class LeftTruncatedGamma(_TruncatedGammaBase):
 
 
 class RightTruncatedGamma(_TruncatedGammaBase):
-    r"""A Gamma(``concentration``, ``rate``) restricted to :math:`0 < x \le \text{high}`.
+    r"""A :class:`~ppl.distributions.Gamma` ``base_dist`` restricted to
+    :math:`0 < x \le \text{high}`.
 
     Args:
-        concentration: shape :math:`\alpha > 0`.
-        rate: rate :math:`\lambda > 0`, default 1.
+        base_dist: the Gamma(:math:`\alpha`, :math:`\lambda`) to truncate.
         high: truncation point :math:`> 0`, default 1.
         validate_args: check the parameters and values.
     """
 
     _kind = "right"
-    arg_constraints = {
-        "concentration": constraints.positive,
-        "rate": constraints.positive,
-        "high": constraints.positive,
-    }
-    pytree_data_fields = ("concentration", "rate", "high", "_support")
+    arg_constraints = {"high": constraints.positive}
+    reparametrized_params = ["high"]
+    pytree_data_fields = ("base_dist", "high", "_support")
 
     def __init__(
-        self,
-        concentration: ArrayLike,
-        rate: ArrayLike = 1.0,
-        high: ArrayLike = 1.0,
-        *,
-        validate_args: bool | None = None,
+        self, base_dist: Gamma, high: ArrayLike = 1.0, *, validate_args: bool | None = None
     ) -> None:
-        self.concentration, self.rate, self.high = promote_shapes(concentration, rate, high)
-        batch_shape = lax.broadcast_shapes(
-            jnp.shape(concentration), jnp.shape(rate), jnp.shape(high)
-        )
+        self.base_dist = _gamma_base("RightTruncatedGamma", base_dist)
+        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(high))
+        (self.high,) = promote_shapes(high, shape=batch_shape)
         self._support = constraints.interval(0.0, high)
         super().__init__(batch_shape, validate_args=validate_args)
 
@@ -624,7 +649,7 @@ class RightTruncatedGamma(_TruncatedGammaBase):
 
 
 class TwoSidedTruncatedGamma(_TruncatedGammaBase):
-    r"""A Gamma(``concentration``, ``rate``) restricted to
+    r"""A :class:`~ppl.distributions.Gamma` ``base_dist`` restricted to
     :math:`\text{low} \le x \le \text{high}`.
 
     The interval's mass is :math:`P(\alpha, \lambda b) - P(\alpha, \lambda a)` or, when
@@ -633,37 +658,28 @@ class TwoSidedTruncatedGamma(_TruncatedGammaBase):
     in the right tail.
 
     Args:
-        concentration: shape :math:`\alpha > 0`.
-        rate: rate :math:`\lambda > 0`, default 1.
+        base_dist: the Gamma(:math:`\alpha`, :math:`\lambda`) to truncate.
         low: lower bound :math:`\ge 0`, default 0.
         high: upper bound :math:`> \text{low}`, default 1.
         validate_args: check the parameters and values.
     """
 
     _kind = "two_sided"
-    arg_constraints = {
-        "concentration": constraints.positive,
-        "rate": constraints.positive,
-        "low": constraints.nonnegative,
-        "high": constraints.positive,
-    }
-    pytree_data_fields = ("concentration", "rate", "low", "high", "_support")
+    arg_constraints = {"low": constraints.nonnegative, "high": constraints.positive}
+    reparametrized_params = ["low", "high"]
+    pytree_data_fields = ("base_dist", "low", "high", "_support")
 
     def __init__(
         self,
-        concentration: ArrayLike,
-        rate: ArrayLike = 1.0,
+        base_dist: Gamma,
         low: ArrayLike = 0.0,
         high: ArrayLike = 1.0,
         *,
         validate_args: bool | None = None,
     ) -> None:
-        self.concentration, self.rate, self.low, self.high = promote_shapes(
-            concentration, rate, low, high
-        )
-        batch_shape = lax.broadcast_shapes(
-            jnp.shape(concentration), jnp.shape(rate), jnp.shape(low), jnp.shape(high)
-        )
+        self.base_dist = _gamma_base("TwoSidedTruncatedGamma", base_dist)
+        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(low), jnp.shape(high))
+        self.low, self.high = promote_shapes(low, high, shape=batch_shape)
         self._support = constraints.interval(low, high)
         super().__init__(batch_shape, validate_args=validate_args)
 
@@ -673,7 +689,7 @@ class TwoSidedTruncatedGamma(_TruncatedGammaBase):
 
 
 def TruncatedGamma(
-    concentration: ArrayLike,
+    concentration: ArrayLike = 1.0,
     rate: ArrayLike = 1.0,
     *,
     low: ArrayLike | None = None,
@@ -688,11 +704,12 @@ def TruncatedGamma(
     """
     if low is None and high is None:
         return Gamma(concentration, rate, validate_args=validate_args)
+    base_dist = Gamma(concentration, rate, validate_args=validate_args)
     if high is None:
-        return LeftTruncatedGamma(concentration, rate, low, validate_args=validate_args)
+        return LeftTruncatedGamma(base_dist, low, validate_args=validate_args)
     if low is None:
-        return RightTruncatedGamma(concentration, rate, high, validate_args=validate_args)
-    return TwoSidedTruncatedGamma(concentration, rate, low, high, validate_args=validate_args)
+        return RightTruncatedGamma(base_dist, high, validate_args=validate_args)
+    return TwoSidedTruncatedGamma(base_dist, low, high, validate_args=validate_args)
 
 
 class TruncatedPolyaGamma(Distribution):

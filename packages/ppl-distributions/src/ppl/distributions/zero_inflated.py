@@ -366,6 +366,9 @@ class HurdlePoisson(HurdleProbs):
 class _PositiveMeanNegativeBinomial2(NegativeBinomial2):
     # A hurdle needs mass away from zero, which a zero mean does not have.
     arg_constraints = {**NegativeBinomial2.arg_constraints, "mean": constraints.positive}
+    # Only the constraint changes: the pytree leaves stay NegativeBinomial2's (``mean``
+    # is a derived property there, not a field).
+    pytree_data_fields = ()
 
 
 def HurdleNegativeBinomial2(
