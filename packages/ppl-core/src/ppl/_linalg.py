@@ -49,11 +49,18 @@ def vec_to_tril_matrix(t, diagonal: int = 0):
     t = jnp.asarray(t)
     size = t.shape[-1]
     n = tril_size_to_dim(size, diagonal)
-    # A static gather (slot `size` holds the zero) compiles far faster than a scatter.
-    index = np.full((n, n), size)
-    index[np.tril_indices(n, diagonal)] = np.arange(size)
-    padded = jnp.concatenate([t, jnp.zeros((*t.shape[:-1], 1), t.dtype)], axis=-1)
-    return padded[..., index]
+    rows, cols = np.tril_indices(n, diagonal)
+    batch = t.shape[:-1]
+    # A scatter into the flattened matrix at static, sorted, unique positions: XLA runs it
+    # (and its transpose, the gather that reverse mode needs) as a plain loop, ~8x faster
+    # on CPU for n ~ 100 than a gather of a zero-padded vector, whose transpose is a
+    # scatter-add over every entry of the matrix.
+    flat = (
+        jnp.zeros((*batch, n * n), t.dtype)
+        .at[..., rows * n + cols]
+        .set(t, unique_indices=True, indices_are_sorted=True)
+    )
+    return flat.reshape(*batch, n, n)
 
 
 def matrix_to_tril_vec(x, diagonal: int = 0):

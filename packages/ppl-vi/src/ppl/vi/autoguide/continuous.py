@@ -41,6 +41,7 @@ from ppl.transforms import (
     ReshapeTransform,
     UnpackTransform,
 )
+from ppl.vi.autoguide._whitened import WhitenedMultivariateNormal
 from ppl.vi.autoguide.base import AutoGuide, site_transform
 
 __all__ = [
@@ -296,7 +297,8 @@ class AutoMultivariateNormal(AutoContinuous):
             jnp.identity(self.latent_dim) * self._init_scale,
             constraint=self.scale_tril_constraint,
         )
-        return MultivariateNormal(loc, scale_tril=scale_tril)
+        # Scores its own draws from their white noise: no triangular solve per step.
+        return WhitenedMultivariateNormal(loc, scale_tril=scale_tril)
 
     def get_transform(self, params: dict) -> Any:
         return LowerCholeskyAffine(
