@@ -414,7 +414,11 @@ INVALID = [
     (lambda: dist.CAR(jnp.zeros(2), 1.5, 1.0, jnp.eye(2)[::-1]), "correlation", "OpenInterval"),
     (lambda: dist.GaussianRandomWalk(-1.0, 3), "scale", "positive"),
     (lambda: dist.ZeroSumNormal(-1.0, (3,)), "scale", "positive"),
-    (lambda: dist.GaussianCopulaBeta(2.0, 3.0, BAD_PD), "correlation_matrix", "corr"),
+    (
+        lambda: dist.GaussianCopulaBeta(2.0, 3.0, BAD_PD, validate_args=True),
+        "correlation_matrix",
+        "corr",
+    ),
     (lambda: dist.CirculantNormal(jnp.zeros(3), A([-1.0, 0.1, 0.1])), "covariance_row", ""),
     (lambda: dist.GaussianStateSpace(3, jnp.eye(2), scale_tril=BAD_TRIL), "scale_tril", "lower"),
     (lambda: dist.VonMises(0.0, -1.0), "concentration", "positive"),

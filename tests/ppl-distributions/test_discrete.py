@@ -625,3 +625,25 @@ def test_gate_logits_distributions_pass_through_jit(cls):
     np.testing.assert_allclose(jitted, d.log_prob(value), rtol=1e-6)
     # a structural zero has probability sigmoid(gate_logits) at least
     assert float(jnp.exp(d.log_prob(0.0))[0]) >= float(jax.nn.sigmoid(0.3))
+
+
+def test_binomial_logits_log_prob_at_extreme_logits_float32():
+    logits = np.float32([-80.0, -30.0, -5.0, 0.0, 5.0, 30.0, 80.0])
+    n = 20
+    k = np.arange(n + 1, dtype=np.float32)[:, None]
+    log_prob = jax.jit(lambda l, k: dist.BinomialLogits(l, n).log_prob(k))
+    lp = log_prob(jnp.asarray(logits), k)
+    assert lp.dtype == jnp.float32
+    # float64 truth that never forms 1 - p near 1: P(k; n, p) = P(n - k; n, 1 - p), and
+    # 1 - sigmoid(l) = sigmoid(-l) is accurate.
+    l64 = logits.astype(np.float64)
+    ref = np.where(
+        l64 <= 0,
+        stats.binom.logpmf(k, n, sp.expit(l64)),
+        stats.binom.logpmf(n - k, n, sp.expit(-l64)),
+    )
+    np.testing.assert_allclose(lp, ref, rtol=2e-6, atol=2e-5)
+    # d/dl log P(k) = k - n sigmoid(l), exact in the tails too
+    grad = jax.jit(jax.vmap(jax.vmap(jax.grad(log_prob), (None, 0)), (0, None)))
+    g = grad(jnp.asarray(logits), jnp.float32([0.0, 7.0, 20.0]))
+    np.testing.assert_allclose(g, np.float32([0, 7, 20]) - n * sp.expit(l64)[:, None], atol=1e-4)

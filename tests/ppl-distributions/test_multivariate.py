@@ -10,6 +10,7 @@ import scipy.linalg as sla
 import scipy.stats as st
 
 import ppl.distributions as dist
+from ppl.transforms import RecursiveLinearTransform
 
 KEY = jax.random.key(0)
 RNG = np.random.default_rng(0)
@@ -290,3 +291,26 @@ def test_gaussian_copula_beta():
     normal_scores = st.norm.ppf(marginal.cdf(samples))
     np.testing.assert_allclose(np.corrcoef(normal_scores.T), corr, atol=0.03)
     np.testing.assert_allclose(d.mean, a / (a + b), rtol=1e-6)
+
+
+def test_recursive_linear_transform_initial_value():
+    a = np.float32([[0.9, 0.1], [-0.2, 0.5]])
+    init = np.float32([[1.0, -2.0], [0.5, 3.0], [0.0, 0.0]])  # one start per batch member
+    x = np.float32(RNG.normal(size=(4, 2)))  # a single series of 4 steps
+    t = RecursiveLinearTransform(a, init)
+    ref = np.empty((3, 4, 2))
+    for b in range(3):
+        state = init[b].astype(np.float64)
+        for step in range(4):
+            state = a @ state + x[step]
+            ref[b, step] = state
+    y = jax.jit(lambda t, x: t(x))(t, x)
+    assert t.forward_shape(x.shape) == (3, 4, 2)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(t.inv(y), np.broadcast_to(x, (3, 4, 2)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(t.log_abs_det_jacobian(x, y), np.zeros(3))
+    # the default start is zero: the last batch member
+    np.testing.assert_allclose(RecursiveLinearTransform(a)(x), ref[2], rtol=1e-5, atol=1e-6)
+    assert t == RecursiveLinearTransform(a, init) and t != RecursiveLinearTransform(a)
+    with pytest.raises(ValueError, match="initial_value"):
+        RecursiveLinearTransform(a, np.zeros(3))

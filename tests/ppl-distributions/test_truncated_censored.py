@@ -9,6 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 import ppl.distributions as dist
+import ppl.util
 
 # (low, high) in standard units of Normal(loc=1, scale=2); None is unbounded. Includes
 # bounds deep in the right tail, where the mirrored (left-tail) computations matter.
@@ -294,3 +295,35 @@ def test_censored_validation_and_gradients():
     loss = jax.jit(loss)
     fd = (loss(0.1 + 1e-2, 0.8) - loss(0.1 - 1e-2, 0.8)) / 2e-2
     np.testing.assert_allclose(grads[0], fd, rtol=1e-2)
+
+
+CENSORED = [
+    dist.LeftCensoredDistribution,
+    dist.RightCensoredDistribution,
+    lambda base, **kw: dist.IntervalCensoredDistribution(base, False, False, **kw),
+]
+
+
+@pytest.mark.parametrize("make", CENSORED, ids=["left", "right", "interval"])
+def test_censored_validate_args_default_off_and_cdf_probe(make):
+    # As in NumPyro: validate_args defaults to False, and validate_args=True evaluates the
+    # base's cdf once, which catches a wrapper around a distribution without one.
+    base = dist.TruncatedPolyaGamma().expand((2,))
+    assert make(base).batch_shape == (2,)
+    with pytest.raises(TypeError, match=r"cdf of `base_dist`"):
+        make(base, validate_args=True)
+    with ppl.util.validation_enabled():
+        d = make(dist.Normal(0.0, 1.0))
+        assert make(dist.Normal(0.0, 1.0), validate_args=True)._validate_args
+    assert not d._validate_args
+
+
+def test_unit_and_gaussian_copula_beta_validate_args_default_off():
+    corr = np.float32([[1.0, 0.3], [0.3, 1.0]])
+    with ppl.util.validation_enabled():
+        # a -inf factor rejects a sample: it must not trip the global validation
+        assert dist.Unit(-jnp.inf).log_prob(jnp.zeros((0,))) == -jnp.inf
+        assert not dist.GaussianCopulaBeta(2.0, 3.0, corr)._validate_args
+    # the Beta marginals still check their concrete concentrations, as a Beta does
+    with pytest.raises(ValueError, match=r"Beta.*concentration1.*positive"):
+        dist.GaussianCopulaBeta(jnp.float32([2.0, -1.0]), 3.0, corr)

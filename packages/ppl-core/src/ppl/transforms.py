@@ -1460,46 +1460,73 @@ class HaarTransform(Transform):
 
 
 class RecursiveLinearTransform(Transform):
-    """The linear recursion :math:`y_t = A y_{t-1} + x_t` with :math:`y_{-1} = 0`.
+    """The linear recursion :math:`y_t = A y_{t-1} + x_t` started from :math:`y_{-1} = v`.
 
     Inputs have shape ``(..., T, D)``, time on axis -2; the transition matrix
-    :math:`A` is ``(..., D, D)`` and broadcasts against the batch. The
-    inverse is :math:`x_t = y_t - A y_{t-1}`. The Jacobian is block unit
-    lower-triangular, so :math:`\\log|\\det J| = 0`.
+    :math:`A` is ``(..., D, D)`` and the initial value :math:`v` (default
+    zero) is ``(..., D)``; both broadcast against the batch. The inverse is
+    :math:`x_t = y_t - A y_{t-1}`. The Jacobian is block unit lower-triangular,
+    so :math:`\\log|\\det J| = 0`.
+
+    Args:
+        transition_matrix: square matrix :math:`A` (or a batch of them).
+        initial_value: the state :math:`v` before the first step, with
+            :math:`y_0 = A v + x_0`; ``None`` means zeros of shape ``(D,)``.
     """
 
     domain = constraints.real_matrix
     codomain = constraints.real_matrix
-    _eq_params = ("transition_matrix",)
+    _eq_params = ("transition_matrix", "initial_value")
 
-    def __init__(self, transition_matrix: Any) -> None:
+    def __init__(self, transition_matrix: Any, initial_value: Any = None) -> None:
         shape = jnp.shape(transition_matrix)
         if len(shape) < 2 or shape[-1] != shape[-2]:
             raise ValueError(
                 "RecursiveLinearTransform: transition_matrix must be square, with shape "
                 f"(..., D, D); got {shape}"
             )
+        if initial_value is None:
+            initial_value = np.zeros(shape[-1:])
+        elif jnp.shape(initial_value)[-1:] != shape[-1:]:
+            raise ValueError(
+                "RecursiveLinearTransform: initial_value must have shape (..., D) with D = "
+                f"{shape[-1]} as in transition_matrix; got {jnp.shape(initial_value)}"
+            )
         self.transition_matrix = transition_matrix
+        self.initial_value = initial_value
 
     def _apply(self, y):
         return jnp.einsum("...ij,...j->...i", self.transition_matrix, y)
 
+    def _batch_shape(self, shape):
+        return lax.broadcast_shapes(
+            tuple(shape[:-2]),
+            jnp.shape(self.transition_matrix)[:-2],
+            jnp.shape(self.initial_value)[:-1],
+        )
+
     def __call__(self, x):
         x = jnp.asarray(x)
-        batch = lax.broadcast_shapes(x.shape[:-2], jnp.shape(self.transition_matrix)[:-2])
+        batch = self._batch_shape(x.shape)
         x = jnp.broadcast_to(x, batch + x.shape[-2:])
         steps = jnp.moveaxis(x, -2, 0)
+        initial = jnp.broadcast_to(jnp.asarray(self.initial_value, x.dtype), batch + x.shape[-1:])
 
         def step(y_prev, x_t):
             y_t = self._apply(y_prev) + x_t
             return y_t, y_t
 
-        _, ys = lax.scan(step, jnp.zeros_like(steps[0]), steps)
+        _, ys = lax.scan(step, initial, steps)
         return jnp.moveaxis(ys, 0, -2)
 
     def _inverse(self, y):
         y = jnp.asarray(y)
-        y_prev = jnp.concatenate([jnp.zeros_like(y[..., :1, :]), y[..., :-1, :]], axis=-2)
+        batch = self._batch_shape(y.shape)
+        y = jnp.broadcast_to(y, batch + y.shape[-2:])
+        initial = jnp.broadcast_to(
+            jnp.asarray(self.initial_value, y.dtype)[..., None, :], (*batch, 1, *y.shape[-1:])
+        )
+        y_prev = jnp.concatenate([initial, y[..., :-1, :]], axis=-2)
         transition = jnp.expand_dims(self.transition_matrix, -3)
         return y - jnp.einsum("...ij,...j->...i", transition, y_prev)
 
@@ -1508,14 +1535,16 @@ class RecursiveLinearTransform(Transform):
 
     def forward_shape(self, shape):
         _check_min_ndim(shape, 2, "RecursiveLinearTransform")
-        batch = lax.broadcast_shapes(tuple(shape[:-2]), jnp.shape(self.transition_matrix)[:-2])
-        return batch + tuple(shape[-2:])
+        return self._batch_shape(shape) + tuple(shape[-2:])
 
     def inverse_shape(self, shape):
         return self.forward_shape(shape)
 
     def tree_flatten(self):
-        return (self.transition_matrix,), (("transition_matrix",), {})
+        return (self.transition_matrix, self.initial_value), (
+            ("transition_matrix", "initial_value"),
+            {},
+        )
 
 
 # -- matrices -------------------------------------------------------------------------------

@@ -43,6 +43,22 @@ def _check_cdf(owner: str, base_dist: Any) -> None:
         )
 
 
+def _probe_cdf(owner: str, base_dist: Distribution) -> None:
+    """Evaluate the base's cdf once at a point of its support (under ``validate_args``).
+
+    Catches bases whose ``cdf`` exists but cannot be evaluated, e.g. a wrapper (expanded,
+    transformed) around a distribution without one.
+    """
+    point = base_dist.support.feasible_like(jnp.zeros(base_dist.batch_shape))
+    try:
+        base_dist.cdf(point)
+    except (NotImplementedError, AttributeError) as error:
+        raise TypeError(
+            f"{owner}: the cdf of `base_dist` ({type(base_dist).__name__}) cannot be "
+            f"evaluated ({error}); censoring needs one."
+        ) from error
+
+
 def _as_bool(owner: str, name: str, x: ArrayLike) -> jax.Array:
     if not_jax_tracer(x):
         values = np.asarray(x)
@@ -88,7 +104,9 @@ class LeftCensoredDistribution(_CensoredBase):
     Args:
         base_dist: univariate distribution with a ``cdf``.
         censored: per-observation indicator (0: exact, 1: left-censored), default False.
-        validate_args: check the parameters and values.
+        validate_args: check the parameters, that the base's cdf can be evaluated and the
+            values given to ``log_prob``. Off by default (as in NumPyro), whatever
+            :func:`ppl.util.enable_validation` says.
 
     Example:
         >>> d = LeftCensoredDistribution(LogNormal(0.0, 1.0), censored=jnp.array([0, 1, 1]))
@@ -103,9 +121,11 @@ class LeftCensoredDistribution(_CensoredBase):
         base_dist: Distribution,
         censored: ArrayLike = False,
         *,
-        validate_args: bool | None = None,
+        validate_args: bool = False,
     ) -> None:
         _check_cdf("LeftCensoredDistribution", base_dist)
+        if validate_args:
+            _probe_cdf("LeftCensoredDistribution", base_dist)
         self.base_dist = base_dist
         self.censored = _as_bool("LeftCensoredDistribution", "censored", censored)
         batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(censored))
@@ -133,7 +153,9 @@ class RightCensoredDistribution(_CensoredBase):
     Args:
         base_dist: univariate distribution with a ``cdf``.
         censored: per-observation indicator (0: exact, 1: right-censored), default False.
-        validate_args: check the parameters and values.
+        validate_args: check the parameters, that the base's cdf can be evaluated and the
+            values given to ``log_prob``. Off by default (as in NumPyro), whatever
+            :func:`ppl.util.enable_validation` says.
     """
 
     arg_constraints = {"censored": constraints.boolean}
@@ -144,9 +166,11 @@ class RightCensoredDistribution(_CensoredBase):
         base_dist: Distribution,
         censored: ArrayLike = False,
         *,
-        validate_args: bool | None = None,
+        validate_args: bool = False,
     ) -> None:
         _check_cdf("RightCensoredDistribution", base_dist)
+        if validate_args:
+            _probe_cdf("RightCensoredDistribution", base_dist)
         self.base_dist = base_dist
         self.censored = _as_bool("RightCensoredDistribution", "censored", censored)
         batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(censored))
@@ -186,7 +210,9 @@ class IntervalCensoredDistribution(_CensoredBase):
         base_dist: univariate distribution with a ``cdf``.
         left_censored: per-observation indicator of left censoring.
         right_censored: per-observation indicator of right censoring.
-        validate_args: check the parameters and values.
+        validate_args: check the parameters, that the base's cdf can be evaluated and the
+            values given to ``log_prob``. Off by default (as in NumPyro), whatever
+            :func:`ppl.util.enable_validation` says.
     """
 
     arg_constraints = {
@@ -201,10 +227,12 @@ class IntervalCensoredDistribution(_CensoredBase):
         left_censored: ArrayLike,
         right_censored: ArrayLike,
         *,
-        validate_args: bool | None = None,
+        validate_args: bool = False,
     ) -> None:
         owner = "IntervalCensoredDistribution"
         _check_cdf(owner, base_dist)
+        if validate_args:
+            _probe_cdf(owner, base_dist)
         self.base_dist = base_dist
         self.left_censored = _as_bool(owner, "left_censored", left_censored)
         self.right_censored = _as_bool(owner, "right_censored", right_censored)

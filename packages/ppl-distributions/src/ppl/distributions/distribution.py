@@ -1078,14 +1078,16 @@ class Unit(Distribution):
     """A trivial distribution over the empty event, contributing ``log_factor`` to a model.
 
     Used by :func:`ppl.factor`. Samples are empty arrays of shape
-    ``sample_shape + batch_shape + (0,)``.
+    ``sample_shape + batch_shape + (0,)``. As in NumPyro, ``validate_args``
+    defaults to ``False`` whatever :func:`ppl.util.enable_validation` says: a
+    factor of :math:`-\\infty` (rejecting a sample) is meaningful.
     """
 
     arg_constraints = {"log_factor": constraints.real}
     support = constraints.real
     _check_concrete_args = False
 
-    def __init__(self, log_factor: Any, *, validate_args: bool | None = None) -> None:
+    def __init__(self, log_factor: Any, *, validate_args: bool = False) -> None:
         batch_shape = jnp.shape(log_factor)
         self.log_factor = log_factor
         super().__init__(batch_shape, (0,), validate_args=validate_args)
