@@ -11,6 +11,19 @@ The default scheme is Stan's:
   of doubling windows (see :func:`build_adaptation_schedule`); after each
   window the new matrix is installed and dual averaging restarts.
 
+Dual averaging drives the mean acceptance statistic of its *iterates* to
+``target_accept_prob``. Those iterates fluctuate widely (a change
+:math:`\\delta` in one statistic moves :math:`\\log\\epsilon` by about
+:math:`\\sqrt t\\,\\delta / (\\gamma (t + t_0))`, i.e. by about
+:math:`2.4\\,\\delta` late in a 50-iteration window) and the acceptance is
+typically concave in :math:`\\log\\epsilon` around the target (it drops
+steeply for too large steps), so the averaged step size kept for sampling
+accepts more often than the target (Jensen's inequality). Stan and NumPyro
+behave the same: on the non-centered eight-schools model with a target of
+0.8, the post-warmup mean acceptance is about 0.9 for NUTS and 0.97 for HMC
+with 16 leapfrog steps, while for HMC the iterates of the last window
+average 0.78.
+
 An adapter is an :class:`Adapter` ``(init, update)`` pair acting on an
 :class:`HMCAdaptState`. Kernels only read ``step_size``,
 ``inverse_mass_matrix`` and ``mass_matrix_sqrt`` from that state, so a
@@ -261,6 +274,14 @@ def find_reasonable_step_size(
 # -- the adapter ---------------------------------------------------------------
 
 
+def _prox_center(step_size: jax.Array) -> jax.Array:
+    """:math:`\\log(10\\epsilon)`, the point dual averaging shrinks towards (a
+    larger step than the current one, so that the search leans towards
+    cheaper trajectories). Summing logs stays finite for a step size near the
+    float maximum, where ``10 * step_size`` would overflow."""
+    return jnp.log(10.0) + jnp.log(step_size)
+
+
 class HMCAdaptState(NamedTuple):
     """State of warmup adaptation.
 
@@ -322,7 +343,8 @@ def warmup_adapter(
         layout: the mass matrix layout (which blocks, dense or diagonal).
         find_reasonable_step_size: optional
             ``(step_size, inverse_mass_matrix, mass_matrix_sqrt, z_info, rng_key) -> step_size``
-            run at the start and after each slow window.
+            run at the start and after each slow window (only when adapting
+            the step size).
         adapt_step_size: adapt the step size.
         adapt_mass_matrix: adapt the mass matrix.
         target_accept_prob: the acceptance statistic the step size aims at.
@@ -382,7 +404,7 @@ def warmup_adapter(
         inverse_mass_matrix = jax.tree.map(lambda x: jnp.asarray(x, dtype), inverse_mass_matrix)
         sqrt, sqrt_inv = mass_matrix_sqrt_and_inverse(inverse_mass_matrix)
         step_size = jnp.asarray(step_size, dtype)
-        if find_reasonable_step_size is not None:
+        if adapt_step_size and find_reasonable_step_size is not None:
             rng_key, key_ss = jax.random.split(rng_key)
             step_size = find_reasonable_step_size(
                 step_size, inverse_mass_matrix, sqrt, z_info, key_ss
@@ -392,7 +414,7 @@ def warmup_adapter(
             inverse_mass_matrix,
             sqrt,
             sqrt_inv,
-            ss_init(jnp.log(10.0 * step_size)),
+            ss_init(_prox_center(step_size)),
             mm_init(dtype),
             jnp.zeros((), jnp.int32),
             rng_key,
@@ -410,7 +432,7 @@ def warmup_adapter(
                 step_size = find_reasonable_step_size(
                     step_size, inverse_mass_matrix, sqrt, z_info, key_ss
                 )
-            ss_state = ss_init(jnp.log(10.0 * step_size))
+            ss_state = ss_init(_prox_center(step_size))
         return HMCAdaptState(
             step_size, inverse_mass_matrix, sqrt, sqrt_inv, ss_state, mm_state, *rest
         )

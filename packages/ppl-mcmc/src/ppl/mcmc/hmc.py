@@ -354,7 +354,9 @@ class HMC(MCMCKernel):
         dense_mass: ``False`` for a diagonal mass matrix, ``True`` for a dense one,
             or a list of tuples of site names, each a dense block (sites not
             listed share one diagonal block), e.g. ``[("x", "y")]``.
-        target_accept_prob: the acceptance statistic step-size adaptation aims at.
+        target_accept_prob: the mean acceptance statistic that step-size adaptation
+            aims at during warmup; the averaged step size kept for sampling usually
+            accepts more often (see :mod:`ppl.mcmc.adaptation`).
         num_steps: a fixed number of leapfrog steps per transition; when given,
             ``trajectory_length`` is ignored.
         trajectory_length: the integration time :math:`\\epsilon L` of each

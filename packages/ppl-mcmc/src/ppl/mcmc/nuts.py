@@ -54,7 +54,9 @@ class NUTS(HMC):
         adapt_mass_matrix: adapt the mass matrix during warmup.
         dense_mass: ``False``, ``True``, or a list of tuples of site names
             giving dense blocks (see :class:`HMC`).
-        target_accept_prob: the acceptance statistic step-size adaptation aims at.
+        target_accept_prob: the mean acceptance statistic that step-size adaptation
+            aims at during warmup; the averaged step size kept for sampling usually
+            accepts more often (see :mod:`ppl.mcmc.adaptation`).
         trajectory_length: unused by NUTS (kept for signature compatibility).
         max_tree_depth: the most doublings per transition, or a pair
             ``(warmup_depth, sampling_depth)``.
