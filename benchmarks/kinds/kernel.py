@@ -12,7 +12,12 @@ MixedHMC, HMCECS, ...), which carry the same class name in ``ppl.infer`` and
   kernels that wrap another one or take functions (``HMCGibbs(NUTS(model),
   gibbs_fn, gibbs_sites)``, ``HMCECS(NUTS(model), proxy=...)``);
 - ``EXTRA_FIELDS`` (optional): state fields to record, reported as their means
-  (``"accept_prob"``; dotted paths like ``"hmc_state.accept_prob"`` work).
+  (``"accept_prob"``; dotted paths like ``"hmc_state.accept_prob"`` work);
+- ``CHAIN_METHOD`` (optional, default ``"vectorized"``): the chain method of both
+  libraries (NumPyro runs SA, BarkerMH and the Gibbs-based kernels only
+  ``"sequential"`` or ``"parallel"``);
+- ``ESS_SITES`` (optional): the sites whose draws judge the ESS (by default
+  all; models with discrete latent sites name their continuous ones).
 
 A library whose ``infer`` lacks ``KERNEL`` is reported as skipped, so a
 workload can be added before ppl ships its kernel. BlackJAX has none of these
@@ -72,11 +77,12 @@ def run(library: str, workload, settings: dict, data: dict) -> dict:
         num_warmup=settings["num_warmup"],
         num_samples=settings["num_samples"],
         num_chains=settings["num_chains"],
-        chain_method="vectorized",
+        chain_method=getattr(workload, "CHAIN_METHOD", "vectorized"),
         progress_bar=False,
     )
     fields = _extra_fields(workload)
-    result = _mcmc.run_protocol(mcmc, data, fields, "full")
+    ess_sites = tuple(getattr(workload, "ESS_SITES", ()))
+    result = _mcmc.run_protocol(mcmc, data, fields, "full", ess_sites)
     extra = result.pop("extra")
     result.pop("sample_time")
     for field in fields:

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from benchmarks.kinds import KINDS
 from benchmarks.workloads import (
+    aies_eight_schools,
+    barker_eight_schools,
+    discrete_hmc_gibbs_mixture,
     distribution_throughput,
     eight_schools,
+    ess_eight_schools,
     hierarchical_logistic,
     hmc_eight_schools,
+    hmcgibbs_normal,
     linear_regression,
     logistic_regression,
+    mixed_hmc_mixture,
+    sa_eight_schools,
     svi_hierarchical,
     svi_logistic_regression,
 )
@@ -27,6 +34,13 @@ WORKLOADS = {
     "hierarchical_logistic": hierarchical_logistic,
     "linear_regression": linear_regression,
     "hmc_eight_schools": hmc_eight_schools,
+    "sa_eight_schools": sa_eight_schools,
+    "barker_eight_schools": barker_eight_schools,
+    "aies_eight_schools": aies_eight_schools,
+    "ess_eight_schools": ess_eight_schools,
+    "hmcgibbs_normal": hmcgibbs_normal,
+    "discrete_hmc_gibbs_mixture": discrete_hmc_gibbs_mixture,
+    "mixed_hmc_mixture": mixed_hmc_mixture,
     "svi_logistic_regression": svi_logistic_regression,
     "svi_hierarchical": svi_hierarchical,
     "distribution_throughput": distribution_throughput,

@@ -1,0 +1,11 @@
+"""Eight schools, non-centered, sampled by ESS (ensemble slice sampling, 20 walkers
+vectorized): 1000 warmup + 1000 samples per walker."""
+
+from benchmarks.workloads.eight_schools import make_data, model
+
+__all__ = ["make_data", "model"]
+
+KIND = "kernel"
+KERNEL = "ESS"
+SETTINGS = {"num_warmup": 1000, "num_samples": 1000, "num_chains": 20}
+QUICK_SETTINGS = {"num_warmup": 200, "num_samples": 200, "num_chains": 20}
