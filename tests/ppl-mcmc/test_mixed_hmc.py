@@ -153,3 +153,20 @@ def test_models_it_cannot_sample_are_named():
     mcmc = MCMC(MixedHMC(HMC(discrete_model)), num_warmup=2, num_samples=2)
     with pytest.raises(ValueError, match=r"every latent site .* is discrete.*DiscreteGibbs"):
         mcmc.run(jax.random.PRNGKey(0))
+
+
+def test_gibbs_starts_a_mixed_hmc_block_from_unconstrained_continuous_values():
+    # s's prior draws are near 400: taken as unconstrained values they would start
+    # the block at exp(400), outside float32.
+    def model():
+        s = ppl.sample("s", dist.Gamma(400.0, 1.0))
+        c = ppl.sample("c", dist.Bernoulli(0.5))
+        m = ppl.sample("m", dist.Normal(0.0, 1.0))
+        ppl.sample("y", dist.Normal(s + c + m, 20.0), obs=jnp.array(410.0))
+
+    kernel = Gibbs([(MixedHMC(HMC(model, num_steps=4)), ["s", "c"]), (NUTS(model), ["m"])])
+    state = kernel.init(jax.random.PRNGKey(0), 10, None, (), {})
+    mixed_state = state.block_states[0]
+    assert np.isfinite(mixed_state.hmc_state.potential_energy)
+    # The inner HMC starts from its init strategy: uniform in (-2, 2), unconstrained.
+    assert -2.0 < float(mixed_state.z["s"]) < 2.0

@@ -434,6 +434,10 @@ class DiscreteGibbs(MCMCKernel):
             raise RuntimeError("DiscreteGibbs.sample() needs init() first (MCMC.run calls it)")
         return self._sample_fn(state, model_args, model_kwargs)
 
+    def gibbs_init_params(self, values: dict, model_trace: dict) -> dict:
+        """The discrete sites start from their prior draws (they have no transform)."""
+        return values
+
     def refresh(self, state, model_args, model_kwargs):
         """Recompute the cached potential energy for the current conditioning."""
         potential = self.get_potential_fn(model_args, model_kwargs)(state.z)

@@ -187,6 +187,10 @@ class CustomGibbs(MCMCKernel):
     def sample_field(self) -> str:
         return "z"
 
+    def gibbs_init_params(self, values: dict, model_trace: dict) -> dict:
+        """The block starts from the prior draws of its sites."""
+        return values
+
     def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
         """``init_params`` are the block's initial constrained values (given by :class:`Gibbs`)."""
         if not init_params:
@@ -414,9 +418,9 @@ class Gibbs(MCMCKernel):
             kwargs = with_conditioning(
                 model_kwargs, {k: v for k, v in constrained.items() if k not in names}
             )
-            if not isinstance(kernel, HMC):
-                # Non-HMC blocks start from constrained values (HMC ones: unconstrained).
-                params = {**{n: constrained[n] for n in names}, **(params or {})}
+            prior_start = kernel.gibbs_init_params({n: constrained[n] for n in names}, model_trace)
+            if prior_start:
+                params = {**prior_start, **(params or {})}
             rng_key, key_block = jax.random.split(rng_key)
             state = kernel.init(key_block, num_warmup, params, model_args, kwargs)
             block_states.append(state)

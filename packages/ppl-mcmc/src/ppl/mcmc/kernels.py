@@ -115,6 +115,17 @@ class MCMCKernel(ABC):
             f"{type(self).__name__} does not implement refresh(), so it cannot be a block of Gibbs"
         )
 
+    def gibbs_init_params(self, values: dict, model_trace: dict) -> dict | None:
+        """The ``init_params`` that start this kernel as a block of
+        :class:`~ppl.mcmc.gibbs.Gibbs` from ``values``, the block's constrained
+        values in ``model_trace`` (draws from the prior).
+
+        ``init_params`` are unconstrained values for most kernels, so the default
+        is ``None``: the kernel starts from its own init strategy. Kernels whose
+        ``init_params`` are (partly) constrained values return those.
+        """
+        return None
+
     def wrap_model(self, wrapper: Callable[[Callable], Callable]) -> MCMCKernel:
         """A copy of this kernel running ``wrapper(model)`` instead of its model.
 

@@ -41,7 +41,13 @@ from ppl.mcmc.discrete_gibbs import (
     discrete_layout,
     select_discrete_proposal,
 )
-from ppl.mcmc.gibbs import conditioned, latent_sample_sites, prototype_trace, with_conditioning
+from ppl.mcmc.gibbs import (
+    conditioned,
+    discrete_latent_sites,
+    latent_sample_sites,
+    prototype_trace,
+    with_conditioning,
+)
 from ppl.mcmc.hmc import HMC, HMCState, _adapter, _flat_potential, _metric
 from ppl.mcmc.integrators import IntegratorState, velocity_verlet_step
 from ppl.mcmc.kernels import MCMCKernel, _identity
@@ -401,6 +407,12 @@ class MixedHMC(MCMCKernel):
         return self._sample_fn(state, model_args, model_kwargs)
 
     # -- composition and output ---------------------------------------------------
+
+    def gibbs_init_params(self, values: dict, model_trace: dict) -> dict:
+        """The discrete sites start from their prior draws; the continuous ones from the
+        inner kernel's init strategy (its ``init_params`` are unconstrained)."""
+        discrete = discrete_latent_sites(model_trace)
+        return {name: value for name, value in values.items() if name in discrete}
 
     def refresh(self, state: MixedHMCState, model_args: tuple, model_kwargs: dict):
         """Recompute the continuous potential energy and gradient for the current
