@@ -251,3 +251,19 @@ def test_initialize_model_fixes_subsample_indices(dist):
         + 4.0 * stats.norm.logpdf(np.asarray(data[idx]), float(info.param_info.z["mu"])).sum()
     )
     np.testing.assert_allclose(info.potential_fn(info.param_info.z), expected, rtol=1e-5)
+
+
+def test_apply_mask_and_scale_zeroes_masked_entries_then_scales():
+    from ppl.infer.util import apply_mask_and_scale
+
+    log_prob = jnp.array([-1.0, jnp.nan, -3.0, -jnp.inf])
+    mask = jnp.array([True, False, True, False])
+    site = {"mask": mask, "scale": 2.5}
+    # Masked-out entries are exactly 0 even when the term is NaN or -inf there.
+    np.testing.assert_array_equal(apply_mask_and_scale(log_prob, site), [-2.5, 0.0, -7.5, 0.0])
+    # No mask and no scale (missing or None) leave the term unchanged.
+    finite = jnp.array([-1.0, -2.0])
+    np.testing.assert_array_equal(apply_mask_and_scale(finite, {}), finite)
+    np.testing.assert_array_equal(
+        apply_mask_and_scale(finite, {"mask": None, "scale": None}), finite
+    )

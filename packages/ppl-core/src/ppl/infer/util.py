@@ -32,6 +32,7 @@ from ppl.transforms import biject_to
 __all__ = [
     "ModelInfo",
     "ParamInfo",
+    "apply_mask_and_scale",
     "constrain_fn",
     "find_valid_initial_params",
     "initialize_model",
@@ -77,11 +78,34 @@ def site_log_prob(site: dict) -> Any:
         log_prob = fn.log_prob(site["value"], site["intermediates"])
     else:
         log_prob = fn.log_prob(site["value"])
-    return _weigh(log_prob, site)
+    return apply_mask_and_scale(log_prob, site)
 
 
-def _weigh(log_prob: Any, site: dict) -> Any:
-    """Apply the site's mask and scale to an elementwise log density."""
+def apply_mask_and_scale(log_prob: Any, site: dict) -> Any:
+    """Weigh an elementwise log density term by a sample site's mask and scale.
+
+    Handlers such as :class:`~ppl.handlers.mask` and :class:`~ppl.handlers.scale`
+    only record ``site["mask"]`` and ``site["scale"]``; every term that enters an
+    objective for that site (its log density, the log-Jacobian of its bijection,
+    an analytic KL divergence) must be weighed the same way:
+
+    .. math::
+
+        \\ell' = s \\cdot \\mathbf{1}[m] \\cdot \\ell,
+
+    where masked-out entries become exactly 0 (not ``0 * nan``).
+
+    Args:
+        log_prob: an array of log density terms, broadcastable with the site's
+            mask.
+        site: a sample site of a trace (a dict with optional ``"mask"`` and
+            ``"scale"`` entries; ``None`` or a missing entry means no masking or
+            scaling).
+
+    Returns:
+        ``log_prob`` with masked-out entries set to 0, then multiplied by the
+        scale; unsummed.
+    """
     site_mask = site.get("mask")
     if site_mask is not None:
         log_prob = jnp.where(site_mask, log_prob, 0.0)
@@ -163,7 +187,7 @@ def potential_energy(
         event_dims = jnp.ndim(log_det) - jnp.ndim(site["value"]) + _event_dims(site)
         if event_dims > 0:
             log_det = jnp.sum(log_det, axis=tuple(range(-event_dims, 0)))
-        log_joint = log_joint + jnp.sum(_weigh(log_det, site))
+        log_joint = log_joint + jnp.sum(apply_mask_and_scale(log_det, site))
     return -log_joint
 
 

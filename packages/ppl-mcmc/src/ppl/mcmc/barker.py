@@ -40,13 +40,11 @@ from ppl.infer.initialization import init_to_uniform
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, warmup_adapter
 from ppl.mcmc.checks import (
     check_positive,
-    check_scalar_potential,
     structure_key,
 )
 from ppl.mcmc.integrators import IntegratorState
 from ppl.mcmc.metrics import resolve_layout
-from ppl.mcmc.model_init import ModelKernel, prepare_initial_params
-from ppl.mcmc.util import ArgsBinding
+from ppl.mcmc.model_init import ModelKernel
 
 __all__ = ["BarkerMH", "BarkerMHState"]
 
@@ -234,6 +232,8 @@ class BarkerMH(ModelKernel):
         (500, 3)
     """
 
+    _transient_attrs = (*ModelKernel._transient_attrs, "_adapter")
+
     def __init__(
         self,
         model: Callable | None = None,
@@ -247,7 +247,7 @@ class BarkerMH(ModelKernel):
         *,
         inverse_mass_matrix: Any = None,
     ) -> None:
-        super().__init__(model, potential_fn)
+        super().__init__(model, potential_fn, init_strategy)
         check_positive("step_size", step_size)
         if not isinstance(dense_mass, (bool, np.bool_)):
             raise ValueError(f"dense_mass must be a bool, got {dense_mass!r}")
@@ -258,20 +258,15 @@ class BarkerMH(ModelKernel):
                 "inverse_mass_matrix must be a 1-d (diagonal) or 2-d (dense) array, got shape "
                 f"{jnp.shape(inverse_mass_matrix)}"
             )
-        if not callable(init_strategy):
-            raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
         self._step_size = float(step_size)
         self._adapt_step_size = bool(adapt_step_size)
         self._adapt_mass_matrix = bool(adapt_mass_matrix)
         self._dense_mass = bool(dense_mass)
         self._target_accept_prob = float(target_accept_prob)
-        self._init_strategy = init_strategy
         self._inverse_mass_matrix = inverse_mass_matrix
         # Built by init.
         self._adapter: Adapter | None = None
         self._num_warmup = 0
-        self._spec_key: tuple | None = None
-        self._init_fns: dict = {}
 
     def get_diagnostics_str(self, state: BarkerMHState) -> str:
         return (
@@ -299,19 +294,9 @@ class BarkerMH(ModelKernel):
             model_kwargs: keyword arguments of the model.
         """
         model_kwargs = {} if model_kwargs is None else model_kwargs
-        init = prepare_initial_params(
-            "BarkerMH",
-            self._model,
-            rng_key,
-            num_warmup,
-            init_params,
-            init_strategy=self._init_strategy,
-            model_args=model_args,
-            model_kwargs=model_kwargs,
-            validate_grad=True,
+        init = self._prepare_init(
+            rng_key, num_warmup, init_params, model_args, model_kwargs, validate_grad=True
         )
-        self._potential_fn_gen = init.potential_fn_gen
-        self._postprocess_fn = init.postprocess_fn_gen
         rng_key, z, z_single, batched = init.rng_key, init.z, init.z_single, init.batched
         if not jax.tree.leaves(z_single):
             raise ValueError("init_params has no latent values to sample")
@@ -327,59 +312,23 @@ class BarkerMH(ModelKernel):
             target_accept_prob=self._target_accept_prob,
         )
         self._spec_key = (self._num_warmup, structure_key(z_single), layout.dense_all)
-        self._sample_fn = self._sample_any
-        binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
-        init_fn = self._jitted_init(binding, z_single)
+        self._sample_fn = self._sample_chains
+        adapter = self._adapter
+
+        def init_state(potential_fn: Callable, z: Any, step_size: Any, imm: Any, key: Any) -> Any:
+            return _barker_init(potential_fn, adapter, z, step_size, imm, key)
+
+        init_fn, dynamic = self._compiled_init(
+            model_args, model_kwargs, z_single, self._spec_key, init_state
+        )
         if batched:
             init_fn = jax.vmap(init_fn, in_axes=(None, 0, None, None, 0))
         step_size = jnp.asarray(self._step_size, jnp.result_type(float))
-        return init_fn(binding.dynamic, z, step_size, inverse_mass_matrix, rng_key)
+        return init_fn(dynamic, z, step_size, inverse_mass_matrix, rng_key)
 
-    def _jitted_init(self, binding: ArgsBinding, z_single: Any) -> Callable:
-        """The compiled initial-state function, cached per latent structure and static
-        model arguments."""
-        args_key = binding.cache_key(traced=True)
-        key = None if args_key is None else (args_key, self._spec_key)
-        if key is not None and key in self._init_fns:
-            return self._init_fns[key]
-        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
-        adapter = self._adapter
-
-        def init_one(dynamic: list, z: Any, step_size: Any, imm: Any, rng_key: Any) -> Any:
-            potential_fn = self._potential_for(*binding.rebuild(dynamic))
-            return _barker_init(potential_fn, adapter, z, step_size, imm, rng_key)
-
-        init_fn = jax.jit(init_one)
-        if key is not None:
-            self._init_fns[key] = init_fn
-        return init_fn
-
-    def _sample_any(
-        self, state: BarkerMHState, model_args: tuple, model_kwargs: dict
-    ) -> BarkerMHState:
-        potential_fn = self._potential_for(model_args, model_kwargs)
-
-        def transition(s: BarkerMHState) -> BarkerMHState:
-            return _barker_transition(potential_fn, self._adapter, self._num_warmup, s)
-
-        if jnp.ndim(state.i) == 1:
-            # A batch of chains (a batched init): the state carries a leading chain axis.
-            return jax.vmap(transition)(state)
-        return transition(state)
+    def _transition(self, potential_fn: Callable, state: BarkerMHState) -> BarkerMHState:
+        return _barker_transition(potential_fn, self._adapter, self._num_warmup, state)
 
     def sample(self, state: BarkerMHState, model_args: tuple, model_kwargs: dict) -> BarkerMHState:
         """One Barker Metropolis-Hastings transition from ``state``."""
         return self._run_sample(state, model_args, model_kwargs)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        for name in (
-            "_sample_fn",
-            "_postprocess_fn",
-            "_potential_fn_gen",
-            "_adapter",
-            "_spec_key",
-        ):
-            state[name] = None
-        state["_init_fns"] = {}
-        return state

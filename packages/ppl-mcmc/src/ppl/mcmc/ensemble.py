@@ -140,8 +140,8 @@ def _distinct_pairs(rng_key: jax.Array, num: int, size: int) -> tuple[jax.Array,
     return first, second
 
 
-class AIESMove(ABC):
-    """A move of :class:`AIES`: ``(rng_key, active, inactive) -> (proposal, log_factor)``."""
+class _EnsembleMove:
+    """What the moves of both samplers share: a check of the ensemble's size."""
 
     #: The fewest walkers a half-ensemble needs for this move.
     min_half_size: int = 1
@@ -154,6 +154,10 @@ class AIESMove(ABC):
                 f"of the ensemble, i.e. num_chains >= {2 * self.min_half_size}; got "
                 f"num_chains={2 * half_size}"
             )
+
+
+class AIESMove(_EnsembleMove, ABC):
+    """A move of :class:`AIES`: ``(rng_key, active, inactive) -> (proposal, log_factor)``."""
 
     @abstractmethod
     def __call__(
@@ -230,21 +234,9 @@ class StretchMove(AIESMove):
         return proposal, (dim - 1.0) * jnp.log(stretch)
 
 
-class ESSMove(ABC):
+class ESSMove(_EnsembleMove, ABC):
     """A move of :class:`ESS`: ``(rng_key, inactive, mu) -> directions``, one per active
     walker (the halves have equal sizes)."""
-
-    #: The fewest walkers a half-ensemble needs for this move.
-    min_half_size: int = 1
-
-    def check(self, half_size: int, dim: int) -> None:
-        """Raise a ``ValueError`` when ``half_size`` walkers per half cannot support the move."""
-        if half_size < self.min_half_size:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {self.min_half_size} walkers in each half "
-                f"of the ensemble, i.e. num_chains >= {2 * self.min_half_size}; got "
-                f"num_chains={2 * half_size}"
-            )
 
     def __repr__(self) -> str:
         return f"ESS.{type(self).__name__}()"
@@ -429,6 +421,8 @@ class EnsembleSampler(ModelKernel, ABC):
             is initialized independently.
     """
 
+    _transient_attrs = (*ModelKernel._transient_attrs, "_batch_log_density")
+
     def __init__(
         self,
         model: Callable | None = None,
@@ -437,16 +431,12 @@ class EnsembleSampler(ModelKernel, ABC):
         randomize_split: bool,
         init_strategy: Callable,
     ) -> None:
-        super().__init__(model, potential_fn)
-        if not callable(init_strategy):
-            raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
+        super().__init__(model, potential_fn, init_strategy)
         self._randomize_split = bool(randomize_split)
-        self._init_strategy = init_strategy
         # Built by init.
         self._batch_log_density: Callable | None = None
         self._num_chains: int | None = None
         self._num_warmup = 0
-        self._spec_key: tuple | None = None
 
     @property
     def is_ensemble_kernel(self) -> bool:
@@ -474,7 +464,11 @@ class EnsembleSampler(ModelKernel, ABC):
         raise NotImplementedError
 
     def _check_moves(self, half_size: int, dim: int) -> None:
-        """Raise when the moves cannot work with this ensemble; override as needed."""
+        """Raise when the kernel's built-in moves cannot work with this ensemble (user
+        callables are not checked)."""
+        for move in getattr(self, "_moves", ()):
+            if isinstance(move, _EnsembleMove):
+                move.check(half_size, dim)
 
     def _log_density_for(self, model_args: tuple, model_kwargs: dict, z: Any) -> Callable:
         potential_fn = self._potential_for(model_args, model_kwargs)
@@ -517,8 +511,7 @@ class EnsembleSampler(ModelKernel, ABC):
                 )
                 for key in keys
             ]
-            self._potential_fn_gen = setups[0].potential_fn_gen
-            self._postprocess_fn = setups[0].postprocess_fn_gen
+            self._keep_model_fns(setups[0])
             if init_params is None:
                 return jax.tree.map(lambda *xs: jnp.stack(xs), *[s.z for s in setups])
             first = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_params)
@@ -630,18 +623,6 @@ class EnsembleSampler(ModelKernel, ABC):
         """One iteration: both halves of the ensemble are updated in turn."""
         return self._run_sample(state, model_args, model_kwargs)
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        for name in (
-            "_sample_fn",
-            "_postprocess_fn",
-            "_potential_fn_gen",
-            "_batch_log_density",
-            "_spec_key",
-        ):
-            state[name] = None
-        return state
-
 
 def _running_mean(mean: jax.Array, value: jax.Array, i: jax.Array, num_warmup: int) -> jax.Array:
     """Update a running mean over half-iterations; ``i`` is the count before this one
@@ -741,11 +722,6 @@ class AIES(EnsembleSampler):
 
     def get_diagnostics_str(self, state: EnsembleSamplerState) -> str:
         return f"acc. prob={float(state.inner_state.mean_accept_prob):.2f}"
-
-    def _check_moves(self, half_size: int, dim: int) -> None:
-        for move in self._moves:
-            if isinstance(move, AIESMove):
-                move.check(half_size, dim)
 
     def init_inner_state(self, rng_key: jax.Array) -> AIESState:
         zero = jnp.zeros((), jnp.result_type(float))
@@ -893,11 +869,6 @@ class ESS(EnsembleSampler):
 
     def get_diagnostics_str(self, state: EnsembleSamplerState) -> str:
         return f"mu={float(state.inner_state.mu):.2f}"
-
-    def _check_moves(self, half_size: int, dim: int) -> None:
-        for move in self._moves:
-            if isinstance(move, ESSMove):
-                move.check(half_size, dim)
 
     def init_inner_state(self, rng_key: jax.Array) -> ESSState:
         dtype = jnp.result_type(float)

@@ -21,14 +21,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from ppl.handlers import seed, trace
+from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import DiscreteLatentError, ParamInfo, initialize_model
 from ppl.mcmc.checks import (
     as_float_tree,
     check_init_params_against_model,
+    check_scalar_potential,
     describe_shapes,
     is_batched_key,
 )
 from ppl.mcmc.kernels import MCMCKernel, _identity
+from ppl.mcmc.util import ArgsBinding
 
 __all__ = [
     "InitialParams",
@@ -252,30 +255,55 @@ class ModelKernel(MCMCKernel):
 
     It keeps what :meth:`init` learns from a model (the potential and
     postprocessing generators, stored in ``_potential_fn_gen`` and
-    ``_postprocess_fn``) and the compiled transition (``_sample_fn``), and
-    serves them for given model arguments.
+    ``_postprocess_fn``), the compiled initial-state functions
+    (``_init_fns``) and transition (``_sample_fn``), and serves them for given
+    model arguments.
+
+    A single-chain kernel's ``init`` calls ``_prepare_init`` and then
+    ``_compiled_init``, and sets ``_sample_fn`` to ``_sample_chains``, which
+    applies its ``_transition`` to one chain or to a batch of chains.
 
     Args:
         model: a model built from ppl primitives.
         potential_fn: the potential energy of latent values of any pytree type.
+        init_strategy: the initialization strategy for a ``model``.
 
     Raises:
         ValueError: unless exactly one of ``model`` and ``potential_fn`` is given.
-        TypeError: when the given one is not callable.
+        TypeError: when the given one, or ``init_strategy``, is not callable.
     """
 
-    def __init__(self, model: Callable | None, potential_fn: Callable | None) -> None:
+    #: Attributes that hold functions built by :meth:`init`; pickling drops them
+    #: (they close over traced model arguments), so a kernel is re-initialized after.
+    _transient_attrs: tuple[str, ...] = (
+        "_sample_fn",
+        "_postprocess_fn",
+        "_potential_fn_gen",
+        "_spec_key",
+    )
+
+    def __init__(
+        self,
+        model: Callable | None,
+        potential_fn: Callable | None,
+        init_strategy: Callable = init_to_uniform,
+    ) -> None:
         if not (model is None) ^ (potential_fn is None):
             raise ValueError("Only one of `model` or `potential_fn` must be specified.")
         for name, fn in (("model", model), ("potential_fn", potential_fn)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+        if not callable(init_strategy):
+            raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
         self._model = model
         self._potential_fn = potential_fn
+        self._init_strategy = init_strategy
         # Built by init.
         self._potential_fn_gen: Callable | None = None
         self._postprocess_fn: Callable | None = None
         self._sample_fn: Callable | None = None
+        self._spec_key: tuple | None = None
+        self._init_fns: dict = {}
 
     @property
     def model(self) -> Callable | None:
@@ -286,12 +314,89 @@ class ModelKernel(MCMCKernel):
     def sample_field(self) -> str:
         return "z"
 
+    def _keep_model_fns(self, setup: ModelSetup | InitialParams) -> None:
+        """Keep the potential and postprocessing generators of a model's initialization."""
+        self._potential_fn_gen = setup.potential_fn_gen
+        self._postprocess_fn = setup.postprocess_fn_gen
+
+    def _prepare_init(
+        self,
+        rng_key: jax.Array,
+        num_warmup: Any,
+        init_params: Any,
+        model_args: tuple,
+        model_kwargs: dict,
+        *,
+        validate_grad: bool,
+    ) -> InitialParams:
+        """:func:`prepare_initial_params` for this kernel, keeping the model's generators."""
+        init = prepare_initial_params(
+            type(self).__name__,
+            self._model,
+            rng_key,
+            num_warmup,
+            init_params,
+            init_strategy=self._init_strategy,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            validate_grad=validate_grad,
+        )
+        self._keep_model_fns(init)
+        return init
+
+    def _compiled_init(
+        self,
+        model_args: tuple,
+        model_kwargs: dict,
+        z_single: Any,
+        spec: Any,
+        init_state: Callable,
+    ) -> tuple[Callable, list]:
+        """The compiled initial-state function and the model arguments to call it with.
+
+        The function maps ``(dynamic_args, *operands)`` to
+        ``init_state(potential_fn, *operands)``, with the array arguments of the
+        model traced (so new data of the same shapes reuses it); it is cached per
+        static model arguments and ``spec``, a hashable description of
+        everything else ``init_state`` depends on. A kernel built from a
+        ``potential_fn`` ignores the model arguments.
+
+        Returns:
+            ``(init_fn, dynamic_args)``.
+        """
+        binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
+        args_key = binding.cache_key(traced=True)
+        key = None if args_key is None else (args_key, spec)
+        if key is not None and key in self._init_fns:
+            return self._init_fns[key], binding.dynamic
+        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+
+        def init_one(dynamic: list, *operands: Any) -> Any:
+            return init_state(self._potential_for(*binding.rebuild(dynamic)), *operands)
+
+        init_fn = jax.jit(init_one)
+        if key is not None:
+            self._init_fns[key] = init_fn
+        return init_fn, binding.dynamic
+
     def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
         if self._potential_fn is not None:
             return self._potential_fn
         if self._potential_fn_gen is None:
             raise RuntimeError("the kernel is not initialized: call init() first")
         return self._potential_fn_gen(*model_args, **model_kwargs)
+
+    def _transition(self, potential_fn: Callable, state: Any) -> Any:
+        """One transition of a single chain; kernels that use :meth:`_sample_chains` override it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no single-chain transition")
+
+    def _sample_chains(self, state: Any, model_args: tuple, model_kwargs: dict) -> Any:
+        """:meth:`_transition` applied to one chain, or to each chain of a batched state."""
+        potential_fn = self._potential_for(model_args, model_kwargs)
+        if jnp.ndim(state.i) == 1:
+            # A batch of chains (a batched init): the state carries a leading chain axis.
+            return jax.vmap(lambda s: self._transition(potential_fn, s))(state)
+        return self._transition(potential_fn, state)
 
     def _run_sample(self, state: Any, model_args: tuple, model_kwargs: dict | None) -> Any:
         """Apply the transition built by :meth:`init`, raising when there is none yet."""
@@ -307,3 +412,10 @@ class ModelKernel(MCMCKernel):
         if self._postprocess_fn is None:
             return _identity
         return self._postprocess_fn(*args, **(kwargs or {}))
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in self._transient_attrs:
+            state[name] = None
+        state["_init_fns"] = {}
+        return state

@@ -33,12 +33,8 @@ from jax.scipy.special import logsumexp
 
 from ppl.distributions.util import cholesky_update
 from ppl.infer.initialization import init_to_uniform
-from ppl.mcmc.checks import (
-    check_scalar_potential,
-    structure_key,
-)
-from ppl.mcmc.model_init import ModelKernel, prepare_initial_params
-from ppl.mcmc.util import ArgsBinding
+from ppl.mcmc.checks import structure_key
+from ppl.mcmc.model_init import ModelKernel
 
 __all__ = ["SA", "SAAdaptState", "SAState"]
 
@@ -286,7 +282,7 @@ class SA(ModelKernel):
         dense_mass: bool = True,
         init_strategy: Callable = init_to_uniform,
     ) -> None:
-        super().__init__(model, potential_fn)
+        super().__init__(model, potential_fn, init_strategy)
         if adapt_state_size is not None and (
             not isinstance(adapt_state_size, (int, np.integer))
             or isinstance(adapt_state_size, bool)
@@ -298,15 +294,10 @@ class SA(ModelKernel):
             )
         if not isinstance(dense_mass, (bool, np.bool_)):
             raise ValueError(f"dense_mass must be a bool, got {dense_mass!r}")
-        if not callable(init_strategy):
-            raise TypeError(f"init_strategy must be callable, got {type(init_strategy).__name__}")
         self._adapt_state_size = None if adapt_state_size is None else int(adapt_state_size)
         self._dense_mass = bool(dense_mass)
-        self._init_strategy = init_strategy
         # Built by init.
         self._num_warmup = 0
-        self._spec_key: tuple | None = None
-        self._init_fns: dict = {}
 
     @property
     def default_fields(self) -> tuple[str, ...]:
@@ -338,19 +329,9 @@ class SA(ModelKernel):
             model_kwargs: keyword arguments of the model.
         """
         model_kwargs = {} if model_kwargs is None else model_kwargs
-        init = prepare_initial_params(
-            "SA",
-            self._model,
-            rng_key,
-            num_warmup,
-            init_params,
-            init_strategy=self._init_strategy,
-            model_args=model_args,
-            model_kwargs=model_kwargs,
-            validate_grad=False,
+        init = self._prepare_init(
+            rng_key, num_warmup, init_params, model_args, model_kwargs, validate_grad=False
         )
-        self._potential_fn_gen = init.potential_fn_gen
-        self._postprocess_fn = init.postprocess_fn_gen
         rng_key, z, z_single, batched = init.rng_key, init.z, init.z_single, init.batched
         dim = int(ravel_pytree(z_single)[0].size)
         if dim == 0:
@@ -365,46 +346,21 @@ class SA(ModelKernel):
             )
         self._num_warmup = int(num_warmup)
         self._spec_key = (self._num_warmup, structure_key(z_single), size, self._dense_mass)
-        self._sample_fn = self._sample_any
-        binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
-        init_fn = self._jitted_init(binding, z_single, size)
-        if batched:
-            init_fn = jax.vmap(init_fn, in_axes=(None, 0, 0))
-        return init_fn(binding.dynamic, z, rng_key)
-
-    def _jitted_init(self, binding: ArgsBinding, z_single: Any, size: int) -> Callable:
-        """The compiled initial-state function, cached per latent structure and static
-        model arguments."""
-        args_key = binding.cache_key(traced=True)
-        key = None if args_key is None else (args_key, structure_key(z_single), size)
-        if key is not None and key in self._init_fns:
-            return self._init_fns[key]
-        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+        self._sample_fn = self._sample_chains
         dense = self._dense_mass
 
-        def init_one(dynamic: list, z: Any, rng_key: jax.Array) -> SAState:
-            potential_fn = self._potential_for(*binding.rebuild(dynamic))
+        def init_state(potential_fn: Callable, z: Any, rng_key: jax.Array) -> SAState:
             return _sa_init(potential_fn, z, size, dense, rng_key)
 
-        init_fn = jax.jit(init_one)
-        if key is not None:
-            self._init_fns[key] = init_fn
-        return init_fn
+        spec = (structure_key(z_single), size)
+        init_fn, dynamic = self._compiled_init(model_args, model_kwargs, z_single, spec, init_state)
+        if batched:
+            init_fn = jax.vmap(init_fn, in_axes=(None, 0, 0))
+        return init_fn(dynamic, z, rng_key)
 
-    def _sample_any(self, state: SAState, model_args: tuple, model_kwargs: dict) -> SAState:
-        potential_fn = self._potential_for(model_args, model_kwargs)
-        if jnp.ndim(state.i) == 1:
-            # A batch of chains (a batched init): the state carries a leading chain axis.
-            return jax.vmap(lambda s: _sa_transition(potential_fn, self._num_warmup, s))(state)
+    def _transition(self, potential_fn: Callable, state: SAState) -> SAState:
         return _sa_transition(potential_fn, self._num_warmup, state)
 
     def sample(self, state: SAState, model_args: tuple, model_kwargs: dict) -> SAState:
         """One SA transition from ``state``."""
         return self._run_sample(state, model_args, model_kwargs)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        for name in ("_sample_fn", "_postprocess_fn", "_potential_fn_gen", "_spec_key"):
-            state[name] = None
-        state["_init_fns"] = {}
-        return state

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ppl.handlers import replay, seed, substitute, trace
-from ppl.infer.util import _weigh
+from ppl.infer.util import apply_mask_and_scale
 from ppl.vi._traces import (
     check_model_guide_match,
     log_prob_sum,
@@ -350,7 +350,7 @@ class TraceMeanField_ELBO(ELBO):
                 if kl is None:
                     terms[name] = log_prob_sum(model_site) - log_prob_sum(guide_site)
                 else:
-                    terms[name] = -jnp.sum(_weigh(kl, guide_site))
+                    terms[name] = -jnp.sum(apply_mask_and_scale(kl, guide_site))
             for name, site in guide_trace.items():
                 if site["type"] == "sample" and name not in model_trace:
                     terms[name] = -log_prob_sum(site)
