@@ -261,35 +261,51 @@ class _Boolean(_SingletonConstraint):
 # -- one-sided and two-sided bounds -------------------------------------------
 
 
-class _GreaterThan(Constraint):
+class _HalfLine(Constraint):
+    """The values on one side of a single bound, the attribute named in ``_eq_params``.
+
+    Subclasses set ``_comparison``, the array-API comparison ``x <op> bound``
+    that defines the set, and ``_inward``, the sign of a unit step from the bound
+    into the set (used by :meth:`feasible_like`).
+    """
+
+    _comparison: str = ""
+    _inward: int = 0
+
+    @property
+    def _bound(self) -> Any:
+        return getattr(self, self._eq_params[0])
+
+    def __call__(self, x):
+        return getattr(_xp(x), self._comparison)(x, self._bound)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__.lstrip('_')}({self._eq_params[0]}={self._bound})"
+
+    def feasible_like(self, prototype):
+        return _fill(prototype, self._bound + self._inward)
+
+    def tree_flatten(self):
+        return (self._bound,), (self._eq_params, {})
+
+
+class _GreaterThan(_HalfLine):
     """:math:`x > \\text{lower\\_bound}`."""
 
     _eq_kind = "greater_than"
     _eq_params = ("lower_bound",)
+    _comparison = "greater"
+    _inward = 1
 
     def __init__(self, lower_bound: Any) -> None:
         self.lower_bound = lower_bound
-
-    def __call__(self, x):
-        return _xp(x).greater(x, self.lower_bound)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__.lstrip('_')}(lower_bound={self.lower_bound})"
-
-    def feasible_like(self, prototype):
-        return _fill(prototype, self.lower_bound + 1)
-
-    def tree_flatten(self):
-        return (self.lower_bound,), (("lower_bound",), {})
 
 
 class _GreaterThanEq(_GreaterThan):
     """:math:`x \\geq \\text{lower\\_bound}`."""
 
     _eq_kind = "greater_than_eq"
-
-    def __call__(self, x):
-        return _xp(x).greater_equal(x, self.lower_bound)
+    _comparison = "greater_equal"
 
 
 class _Positive(_SingletonConstraint, _GreaterThan):
@@ -312,35 +328,23 @@ class _SoftplusPositive(_SingletonConstraint, _GreaterThan):
         return _fill(prototype, math.log(2.0))
 
 
-class _LessThan(Constraint):
+class _LessThan(_HalfLine):
     """:math:`x < \\text{upper\\_bound}`."""
 
     _eq_kind = "less_than"
     _eq_params = ("upper_bound",)
+    _comparison = "less"
+    _inward = -1
 
     def __init__(self, upper_bound: Any) -> None:
         self.upper_bound = upper_bound
-
-    def __call__(self, x):
-        return _xp(x).less(x, self.upper_bound)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__.lstrip('_')}(upper_bound={self.upper_bound})"
-
-    def feasible_like(self, prototype):
-        return _fill(prototype, self.upper_bound - 1)
-
-    def tree_flatten(self):
-        return (self.upper_bound,), (("upper_bound",), {})
 
 
 class _LessThanEq(_LessThan):
     """:math:`x \\leq \\text{upper\\_bound}`."""
 
     _eq_kind = "less_than_eq"
-
-    def __call__(self, x):
-        return _xp(x).less_equal(x, self.upper_bound)
+    _comparison = "less_equal"
 
 
 class _Interval(Constraint):
@@ -427,28 +431,24 @@ class _IntegerInterval(Constraint):
         return (self.lower_bound, self.upper_bound), (("lower_bound", "upper_bound"), {})
 
 
-class _IntegerGreaterThan(Constraint):
+class _IntegerGreaterThan(_HalfLine):
     """Integers :math:`\\geq \\text{lower\\_bound}`."""
 
     is_discrete = True
     _eq_kind = "integer_greater_than"
     _eq_params = ("lower_bound",)
+    _comparison = "greater_equal"
 
     def __init__(self, lower_bound: Any) -> None:
         self.lower_bound = lower_bound
 
     def __call__(self, x):
         xp = _xp(x)
-        return xp.equal(xp.mod(x, 1), 0) & xp.greater_equal(x, self.lower_bound)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__.lstrip('_')}(lower_bound={self.lower_bound})"
+        return xp.equal(xp.mod(x, 1), 0) & super().__call__(x)
 
     def feasible_like(self, prototype):
+        # The bound itself is an integer of the set (a step inward is not needed).
         return _fill(prototype, self.lower_bound)
-
-    def tree_flatten(self):
-        return (self.lower_bound,), (("lower_bound",), {})
 
 
 class _IntegerPositive(_SingletonConstraint, _IntegerGreaterThan):

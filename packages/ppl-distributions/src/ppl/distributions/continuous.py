@@ -190,10 +190,13 @@ def _gammaincinv_compiled(a, q):
 # -- location-scale families on the real line ---------------------------------------------
 
 
-class Normal(Distribution):
-    r"""Normal distribution with mean ``loc`` and standard deviation ``scale``.
+class _LocScale(Distribution):
+    r"""Base of the location-scale families :math:`X = \mu + \sigma Z`.
 
-    .. math:: p(x) = \frac{1}{\sigma\sqrt{2\pi}} \exp\left(-\frac{(x-\mu)^2}{2\sigma^2}\right)
+    Subclasses give the standard member :math:`Z` (``loc=0``, ``scale=1``) through
+    its cdf and quantile function (:meth:`_standard_cdf`, :meth:`_standard_icdf`)
+    and, where a direct sampler beats inversion, :meth:`_standard_sample`;
+    parameters, shapes, validation and the affine maps live here once.
     """
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
@@ -204,25 +207,49 @@ class Normal(Distribution):
         self.loc, self.scale = promote_shapes(loc, scale)
         super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
 
+    @staticmethod
+    def _standard_cdf(z):
+        raise NotImplementedError
+
+    @staticmethod
+    def _standard_icdf(q):
+        raise NotImplementedError
+
+    @classmethod
+    def _standard_sample(cls, key, shape, dtype):
+        """Draws of the standard member, by default by inversion of its cdf."""
+        return cls._standard_icdf(_uniform(key, shape, dtype))
+
     def sample(self, key, sample_shape=()):
-        _check_key(key, "Normal")
-        eps = random.normal(key, self.shape(sample_shape), _float_dtype(self.loc, self.scale))
-        return self.loc + eps * self.scale
+        _check_key(key, type(self).__name__)
+        dtype = _float_dtype(self.loc, self.scale)
+        return self.loc + self.scale * self._standard_sample(key, self.shape(sample_shape), dtype)
+
+    def cdf(self, value):
+        return self._standard_cdf((value - self.loc) / self.scale)
+
+    def icdf(self, q):
+        return self.loc + self.scale * self._standard_icdf(q)
+
+
+class Normal(_LocScale):
+    r"""Normal distribution with mean ``loc`` and standard deviation ``scale``.
+
+    .. math:: p(x) = \frac{1}{\sigma\sqrt{2\pi}} \exp\left(-\frac{(x-\mu)^2}{2\sigma^2}\right)
+    """
+
+    _standard_sample = staticmethod(random.normal)
+    _standard_cdf = staticmethod(ndtr)
+    _standard_icdf = staticmethod(ndtri)
 
     @validate_sample
     def log_prob(self, value):
         z = (value - self.loc) / self.scale
         return -0.5 * z**2 - jnp.log(self.scale) - _HALF_LOG_2PI
 
-    def cdf(self, value):
-        return ndtr((value - self.loc) / self.scale)
-
     def log_cdf(self, value):
         """Log of the cdf, accurate far in the left tail."""
         return log_ndtr((value - self.loc) / self.scale)
-
-    def icdf(self, q):
-        return self.loc + self.scale * ndtri(q)
 
     @property
     def mean(self):
@@ -236,7 +263,7 @@ class Normal(Distribution):
         return jnp.broadcast_to(0.5 + _HALF_LOG_2PI + jnp.log(self.scale), self.batch_shape)
 
 
-class Cauchy(Distribution):
+class Cauchy(_LocScale):
     r"""Cauchy distribution with location ``loc`` and scale ``scale``.
 
     .. math:: p(x) = \frac{1}{\pi\sigma\,(1 + ((x-\mu)/\sigma)^2)}
@@ -244,29 +271,20 @@ class Cauchy(Distribution):
     Mean and variance are undefined (NaN).
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
+    _standard_sample = staticmethod(random.cauchy)
 
-    def __init__(self, loc: Any = 0.0, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.loc, self.scale = promote_shapes(loc, scale)
-        super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
+    @staticmethod
+    def _standard_cdf(z):
+        return 0.5 + jnp.arctan(z) / math.pi
 
-    def sample(self, key, sample_shape=()):
-        _check_key(key, "Cauchy")
-        eps = random.cauchy(key, self.shape(sample_shape), _float_dtype(self.loc, self.scale))
-        return self.loc + eps * self.scale
+    @staticmethod
+    def _standard_icdf(q):
+        return jnp.tan(math.pi * (q - 0.5))
 
     @validate_sample
     def log_prob(self, value):
         z = (value - self.loc) / self.scale
         return -math.log(math.pi) - jnp.log(self.scale) - jnp.log1p(z**2)
-
-    def cdf(self, value):
-        return 0.5 + jnp.arctan((value - self.loc) / self.scale) / math.pi
-
-    def icdf(self, q):
-        return self.loc + self.scale * jnp.tan(math.pi * (q - 0.5))
 
     @property
     def mean(self):
@@ -280,37 +298,26 @@ class Cauchy(Distribution):
         return jnp.broadcast_to(math.log(4 * math.pi) + jnp.log(self.scale), self.batch_shape)
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale):
     r"""Laplace (double exponential) distribution.
 
     .. math:: p(x) = \frac{1}{2b} \exp\left(-\frac{|x-\mu|}{b}\right)
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
+    _standard_sample = staticmethod(random.laplace)
 
-    def __init__(self, loc: Any = 0.0, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.loc, self.scale = promote_shapes(loc, scale)
-        super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
+    @staticmethod
+    def _standard_cdf(z):
+        return 0.5 - 0.5 * jnp.sign(z) * jnp.expm1(-jnp.abs(z))
 
-    def sample(self, key, sample_shape=()):
-        _check_key(key, "Laplace")
-        eps = random.laplace(key, self.shape(sample_shape), _float_dtype(self.loc, self.scale))
-        return self.loc + eps * self.scale
+    @staticmethod
+    def _standard_icdf(q):
+        # Two branches rather than sign(q - 1/2), which has a zero derivative at the median.
+        return jnp.where(q < 0.5, jnp.log(2 * q), -jnp.log(2 - 2 * q))
 
     @validate_sample
     def log_prob(self, value):
         return -jnp.abs(value - self.loc) / self.scale - jnp.log(2 * self.scale)
-
-    def cdf(self, value):
-        z = (value - self.loc) / self.scale
-        return 0.5 - 0.5 * jnp.sign(z) * jnp.expm1(-jnp.abs(z))
-
-    def icdf(self, q):
-        # Two branches rather than sign(q - 1/2), which has a zero derivative at the median.
-        z = jnp.where(q < 0.5, jnp.log(2 * q), -jnp.log(2 - 2 * q))
-        return self.loc + self.scale * z
 
     @property
     def mean(self):
@@ -467,35 +474,20 @@ class AsymmetricLaplaceQuantile(Distribution):
         return jnp.broadcast_to(self._ald.entropy(), self.batch_shape)
 
 
-class Logistic(Distribution):
+class Logistic(_LocScale):
     r"""Logistic distribution.
 
     .. math:: p(x) = \frac{e^{-z}}{s\,(1 + e^{-z})^2}, \quad z = (x - \mu)/s
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
-
-    def __init__(self, loc: Any = 0.0, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.loc, self.scale = promote_shapes(loc, scale)
-        super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
-
-    def sample(self, key, sample_shape=()):
-        _check_key(key, "Logistic")
-        z = random.logistic(key, self.shape(sample_shape), _float_dtype(self.loc, self.scale))
-        return self.loc + z * self.scale
+    _standard_sample = staticmethod(random.logistic)
+    _standard_cdf = staticmethod(expit)
+    _standard_icdf = staticmethod(logit)
 
     @validate_sample
     def log_prob(self, value):
         z = (value - self.loc) / self.scale
         return -z - 2.0 * jax.nn.softplus(-z) - jnp.log(self.scale)
-
-    def cdf(self, value):
-        return expit((value - self.loc) / self.scale)
-
-    def icdf(self, q):
-        return self.loc + self.scale * logit(q)
 
     @property
     def mean(self):
@@ -509,7 +501,7 @@ class Logistic(Distribution):
         return jnp.broadcast_to(jnp.log(self.scale) + 2.0, self.batch_shape)
 
 
-class SoftLaplace(Distribution):
+class SoftLaplace(_LocScale):
     r"""Smooth distribution with Laplace-like tails and a Gaussian-like peak.
 
     .. math:: p(x) = \frac{2}{\pi\sigma}\,\frac{1}{e^{z} + e^{-z}}, \quad z = (x - \mu)/\sigma
@@ -517,30 +509,18 @@ class SoftLaplace(Distribution):
     Log-concave, infinitely differentiable, with exponential tails.
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
+    @staticmethod
+    def _standard_cdf(z):
+        return jnp.arctan(jnp.exp(z)) * (2 / math.pi)
 
-    def __init__(self, loc: Any = 0.0, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.loc, self.scale = promote_shapes(loc, scale)
-        super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
-
-    def sample(self, key, sample_shape=()):
-        _check_key(key, "SoftLaplace")
-        u = _uniform(key, self.shape(sample_shape), _float_dtype(self.loc, self.scale))
-        return self.icdf(u)
+    @staticmethod
+    def _standard_icdf(q):
+        return jnp.log(jnp.tan(q * (math.pi / 2)))
 
     @validate_sample
     def log_prob(self, value):
         z = (value - self.loc) / self.scale
         return math.log(2 / math.pi) - jnp.log(self.scale) - jnp.logaddexp(z, -z)
-
-    def cdf(self, value):
-        z = (value - self.loc) / self.scale
-        return jnp.arctan(jnp.exp(z)) * (2 / math.pi)
-
-    def icdf(self, q):
-        return self.loc + self.scale * jnp.log(jnp.tan(q * (math.pi / 2)))
 
     @property
     def mean(self):
@@ -555,34 +535,25 @@ class SoftLaplace(Distribution):
         return jnp.broadcast_to(jnp.log(2 * math.pi * self.scale), self.batch_shape)
 
 
-class Gumbel(Distribution):
+class Gumbel(_LocScale):
     r"""Gumbel (type-I extreme value) distribution.
 
     .. math:: p(x) = \frac{1}{\beta} e^{-(z + e^{-z})}, \quad z = (x - \mu)/\beta
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    reparametrized_params = ["loc", "scale"]
+    _standard_sample = staticmethod(random.gumbel)
 
-    def __init__(self, loc: Any = 0.0, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.loc, self.scale = promote_shapes(loc, scale)
-        super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
-
-    def sample(self, key, sample_shape=()):
-        _check_key(key, "Gumbel")
-        z = random.gumbel(key, self.shape(sample_shape), _float_dtype(self.loc, self.scale))
-        return self.loc + self.scale * z
+    @staticmethod
+    def _standard_cdf(z):
+        return jnp.exp(-jnp.exp(-z))
 
     @validate_sample
     def log_prob(self, value):
         z = (value - self.loc) / self.scale
         return -(z + jnp.exp(-z)) - jnp.log(self.scale)
 
-    def cdf(self, value):
-        return jnp.exp(-jnp.exp(-(value - self.loc) / self.scale))
-
     def icdf(self, q):
+        # loc - scale * log(-log q): one negation fewer than loc + scale * (-log(-log q)).
         return self.loc - self.scale * jnp.log(-jnp.log(q))
 
     @property
@@ -839,10 +810,11 @@ class InverseGamma(TransformedDistribution):
         return jnp.broadcast_to(h, self.batch_shape)
 
 
-class HalfNormal(Distribution):
-    r"""Half-normal distribution: :math:`|X|` for :math:`X \sim \mathrm{Normal}(0, \sigma)`.
+class _HalfScale(Distribution):
+    r"""Base of the half families :math:`X = \sigma |Z|`, a symmetric standard :math:`Z`
+    folded onto the positive half-line.
 
-    .. math:: p(x) = \frac{\sqrt{2}}{\sigma\sqrt{\pi}} e^{-x^2 / (2\sigma^2)}, \quad x > 0
+    Subclasses give the law of :math:`Z` through :meth:`_standard_sample`.
     """
 
     arg_constraints = {"scale": constraints.positive}
@@ -853,10 +825,24 @@ class HalfNormal(Distribution):
         self.scale = scale
         super().__init__(batch_shape=jnp.shape(scale), validate_args=validate_args)
 
+    @staticmethod
+    def _standard_sample(key, shape, dtype):
+        """Draws of the symmetric standard member (``scale=1``) before folding."""
+        raise NotImplementedError
+
     def sample(self, key, sample_shape=()):
-        _check_key(key, "HalfNormal")
-        eps = random.normal(key, self.shape(sample_shape), _float_dtype(self.scale))
+        _check_key(key, type(self).__name__)
+        eps = self._standard_sample(key, self.shape(sample_shape), _float_dtype(self.scale))
         return jnp.abs(eps) * self.scale
+
+
+class HalfNormal(_HalfScale):
+    r"""Half-normal distribution: :math:`|X|` for :math:`X \sim \mathrm{Normal}(0, \sigma)`.
+
+    .. math:: p(x) = \frac{\sqrt{2}}{\sigma\sqrt{\pi}} e^{-x^2 / (2\sigma^2)}, \quad x > 0
+    """
+
+    _standard_sample = staticmethod(random.normal)
 
     @validate_sample
     def log_prob(self, value):
@@ -881,24 +867,13 @@ class HalfNormal(Distribution):
         return 0.5 * jnp.log(math.pi * jnp.asarray(self.scale) ** 2 / 2) + 0.5
 
 
-class HalfCauchy(Distribution):
+class HalfCauchy(_HalfScale):
     r"""Half-Cauchy distribution: :math:`|X|` for :math:`X \sim \mathrm{Cauchy}(0, \sigma)`.
 
     .. math:: p(x) = \frac{2}{\pi\sigma\,(1 + (x/\sigma)^2)}, \quad x > 0
     """
 
-    arg_constraints = {"scale": constraints.positive}
-    support = constraints.positive
-    reparametrized_params = ["scale"]
-
-    def __init__(self, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.scale = scale
-        super().__init__(batch_shape=jnp.shape(scale), validate_args=validate_args)
-
-    def sample(self, key, sample_shape=()):
-        _check_key(key, "HalfCauchy")
-        eps = random.cauchy(key, self.shape(sample_shape), _float_dtype(self.scale))
-        return jnp.abs(eps) * self.scale
+    _standard_sample = staticmethod(random.cauchy)
 
     @validate_sample
     def log_prob(self, value):
@@ -1093,20 +1068,13 @@ def _gompertz_second_moment(eta):
     return jnp.where(small, series, quadrature)
 
 
-class Levy(Distribution):
+class Levy(_LocScale):
     r"""Lévy distribution with location :math:`\mu` and scale :math:`c`.
 
     .. math:: p(x) = \sqrt{\frac{c}{2\pi}} \frac{e^{-c / (2(x-\mu))}}{(x-\mu)^{3/2}}, \quad x > \mu
 
     Mean and variance are infinite.
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    reparametrized_params = ["loc", "scale"]
-
-    def __init__(self, loc: Any = 0.0, scale: Any = 1.0, *, validate_args: bool | None = None):
-        self.loc, self.scale = promote_shapes(loc, scale)
-        super().__init__(batch_shape=_batch_shape(loc, scale), validate_args=validate_args)
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):
@@ -1541,11 +1509,9 @@ class LogUniform(TransformedDistribution):
         return jnp.broadcast_to(h, self.batch_shape)
 
 
-class Beta(Distribution):
-    r"""Beta distribution with concentrations :math:`\alpha` (``concentration1``) and :math:`\beta`.
-
-    .. math:: p(x) = \frac{x^{\alpha-1}(1-x)^{\beta-1}}{B(\alpha, \beta)}, \quad 0 < x < 1
-    """
+class _UnitConcentrations(Distribution):
+    """Constructor shared by the two-concentration families on the unit interval
+    (:class:`Beta`, :class:`Kumaraswamy`)."""
 
     arg_constraints = {
         "concentration1": constraints.positive,
@@ -1560,6 +1526,13 @@ class Beta(Distribution):
         self.concentration1, self.concentration0 = promote_shapes(concentration1, concentration0)
         batch_shape = _batch_shape(concentration1, concentration0)
         super().__init__(batch_shape=batch_shape, validate_args=validate_args)
+
+
+class Beta(_UnitConcentrations):
+    r"""Beta distribution with concentrations :math:`\alpha` (``concentration1``) and :math:`\beta`.
+
+    .. math:: p(x) = \frac{x^{\alpha-1}(1-x)^{\beta-1}}{B(\alpha, \beta)}, \quad 0 < x < 1
+    """
 
     def sample(self, key, sample_shape=()):
         _check_key(key, "Beta")
@@ -1639,7 +1612,7 @@ class BetaProportion(Beta):
         )
 
 
-class Kumaraswamy(Distribution):
+class Kumaraswamy(_UnitConcentrations):
     r"""Kumaraswamy distribution with ``concentration1`` :math:`a` and ``concentration0`` :math:`b`.
 
     .. math:: p(x) = a b\, x^{a-1} (1 - x^a)^{b-1}, \quad 0 < x < 1
@@ -1647,20 +1620,6 @@ class Kumaraswamy(Distribution):
     A Beta-like distribution with a closed-form cdf
     :math:`F(x) = 1 - (1 - x^a)^b`, sampled by inversion.
     """
-
-    arg_constraints = {
-        "concentration1": constraints.positive,
-        "concentration0": constraints.positive,
-    }
-    support = constraints.unit_interval
-    reparametrized_params = ["concentration1", "concentration0"]
-
-    def __init__(
-        self, concentration1: Any, concentration0: Any, *, validate_args: bool | None = None
-    ):
-        self.concentration1, self.concentration0 = promote_shapes(concentration1, concentration0)
-        batch_shape = _batch_shape(concentration1, concentration0)
-        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
 
     def sample(self, key, sample_shape=()):
         _check_key(key, "Kumaraswamy")

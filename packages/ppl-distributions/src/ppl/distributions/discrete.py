@@ -93,6 +93,14 @@ def _one_of(family: str, **kwargs: Any) -> str:
     return given[0]
 
 
+def _check_vector(owner: str, name: str, value: ArrayLike) -> None:
+    """Raise unless ``value`` has a last axis (of categories)."""
+    if jnp.ndim(value) < 1:
+        raise ValueError(
+            f"{owner}: `{name}` must be at least one-dimensional, got shape {jnp.shape(value)}."
+        )
+
+
 def _int_dtype() -> Any:
     return jnp.result_type(int)
 
@@ -119,10 +127,28 @@ def _homogeneous_max(x: ArrayLike, name: str) -> Any:
     return np.amax(x)
 
 
+class _OneParam(Distribution):
+    """Constructor shared by the ``*Probs``/``*Logits`` twins of a one-parameter family.
+
+    The subclass passes the parameter with its name (``"probs"`` or ``"logits"``);
+    its shape, less the ``_param_event_dims`` trailing axes of categories, is the
+    batch shape.
+    """
+
+    _param_event_dims = 0
+
+    def __init__(self, name: str, param: ArrayLike, *, validate_args: bool | None = None) -> None:
+        if self._param_event_dims:
+            _check_vector(type(self).__name__, name, param)
+        setattr(self, name, param)
+        batch_shape = jnp.shape(param)[: jnp.ndim(param) - self._param_event_dims]
+        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
+
+
 # -- Bernoulli -------------------------------------------------------------------------
 
 
-class _BernoulliBase(Distribution):
+class _BernoulliBase(_OneParam):
     support = constraints.boolean
     has_enumerate_support = True
 
@@ -165,8 +191,7 @@ class BernoulliProbs(_BernoulliBase):
     arg_constraints = {"probs": constraints.unit_interval}
 
     def __init__(self, probs: ArrayLike, *, validate_args: bool | None = None) -> None:
-        self.probs = probs
-        super().__init__(batch_shape=jnp.shape(probs), validate_args=validate_args)
+        super().__init__("probs", probs, validate_args=validate_args)
 
     @validate_sample
     def log_prob(self, value: ArrayLike) -> jax.Array:
@@ -199,8 +224,7 @@ class BernoulliLogits(_BernoulliBase):
     _check_concrete_args = False
 
     def __init__(self, logits: ArrayLike, *, validate_args: bool | None = None) -> None:
-        self.logits = logits
-        super().__init__(batch_shape=jnp.shape(logits), validate_args=validate_args)
+        super().__init__("logits", logits, validate_args=validate_args)
 
     @validate_sample
     def log_prob(self, value: ArrayLike) -> jax.Array:
@@ -249,6 +273,19 @@ def Bernoulli(
 
 class _BinomialBase(Distribution):
     has_enumerate_support = True
+
+    def __init__(
+        self,
+        name: str,
+        param: ArrayLike,
+        total_count: ArrayLike,
+        *,
+        validate_args: bool | None = None,
+    ) -> None:
+        batch_shape = lax.broadcast_shapes(jnp.shape(param), jnp.shape(total_count))
+        param, self.total_count = promote_shapes(param, total_count)
+        setattr(self, name, param)
+        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
 
     def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(sample_shape) + self.batch_shape
@@ -307,9 +344,7 @@ class BinomialProbs(_BinomialBase):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        self.probs, self.total_count = promote_shapes(probs, total_count)
-        batch_shape = lax.broadcast_shapes(jnp.shape(probs), jnp.shape(total_count))
-        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
+        super().__init__("probs", probs, total_count, validate_args=validate_args)
 
     @validate_sample
     def log_prob(self, value: ArrayLike) -> jax.Array:
@@ -352,9 +387,7 @@ class BinomialLogits(_BinomialBase):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        self.logits, self.total_count = promote_shapes(logits, total_count)
-        batch_shape = lax.broadcast_shapes(jnp.shape(logits), jnp.shape(total_count))
-        super().__init__(batch_shape=batch_shape, validate_args=validate_args)
+        super().__init__("logits", logits, total_count, validate_args=validate_args)
 
     @validate_sample
     def log_prob(self, value: ArrayLike) -> jax.Array:
@@ -393,8 +426,9 @@ def Binomial(
 # -- Categorical -----------------------------------------------------------------------
 
 
-class _CategoricalBase(Distribution):
+class _CategoricalBase(_OneParam):
     has_enumerate_support = True
+    _param_event_dims = 1
 
     def _num_categories(self) -> int:
         return jnp.shape(self._param)[-1]
@@ -454,13 +488,7 @@ class CategoricalProbs(_CategoricalBase):
     arg_constraints = {"probs": constraints.simplex}
 
     def __init__(self, probs: ArrayLike, *, validate_args: bool | None = None) -> None:
-        if jnp.ndim(probs) < 1:
-            raise ValueError(
-                f"CategoricalProbs: `probs` must be at least one-dimensional, got shape "
-                f"{jnp.shape(probs)}."
-            )
-        self.probs = probs
-        super().__init__(batch_shape=jnp.shape(probs)[:-1], validate_args=validate_args)
+        super().__init__("probs", probs, validate_args=validate_args)
 
     @property
     def _param(self) -> ArrayLike:
@@ -489,13 +517,7 @@ class CategoricalLogits(_CategoricalBase):
     _check_concrete_args = False
 
     def __init__(self, logits: ArrayLike, *, validate_args: bool | None = None) -> None:
-        if jnp.ndim(logits) < 1:
-            raise ValueError(
-                f"CategoricalLogits: `logits` must be at least one-dimensional, got shape "
-                f"{jnp.shape(logits)}."
-            )
-        self.logits = logits
-        super().__init__(batch_shape=jnp.shape(logits)[:-1], validate_args=validate_args)
+        super().__init__("logits", logits, validate_args=validate_args)
 
     @property
     def _param(self) -> ArrayLike:
@@ -555,11 +577,7 @@ class OrderedLogistic(CategoricalProbs):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        if jnp.ndim(cutpoints) < 1:
-            raise ValueError(
-                f"OrderedLogistic: `cutpoints` must be at least one-dimensional, got shape "
-                f"{jnp.shape(cutpoints)}."
-            )
+        _check_vector("OrderedLogistic", "cutpoints", cutpoints)
         predictor = jnp.asarray(predictor)[..., None]
         predictor, self.cutpoints = promote_shapes(predictor, cutpoints)
         self.predictor = predictor[..., 0]
@@ -666,6 +684,22 @@ class DiscreteUniform(Distribution):
 class _MultinomialBase(Distribution):
     pytree_aux_fields = ("total_count_max",)
 
+    def __init__(
+        self,
+        name: str,
+        param: ArrayLike,
+        total_count: ArrayLike,
+        total_count_max: int | None,
+        *,
+        validate_args: bool | None = None,
+    ) -> None:
+        _check_vector(type(self).__name__, name, param)
+        batch_shape, event_shape = self.infer_shapes(jnp.shape(param), jnp.shape(total_count))
+        setattr(self, name, promote_shapes(param, shape=batch_shape + jnp.shape(param)[-1:])[0])
+        self.total_count = promote_shapes(total_count, shape=batch_shape)[0]
+        self.total_count_max = total_count_max
+        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+
     def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(sample_shape) + self.batch_shape + self.event_shape
         draws = random.multinomial(key, self.total_count, self.probs, shape=shape)
@@ -717,16 +751,7 @@ class MultinomialProbs(_MultinomialBase):
         total_count_max: int | None = None,
         validate_args: bool | None = None,
     ) -> None:
-        if jnp.ndim(probs) < 1:
-            raise ValueError(
-                f"MultinomialProbs: `probs` must be at least one-dimensional, got shape "
-                f"{jnp.shape(probs)}."
-            )
-        batch_shape, event_shape = self.infer_shapes(jnp.shape(probs), jnp.shape(total_count))
-        self.probs = promote_shapes(probs, shape=batch_shape + jnp.shape(probs)[-1:])[0]
-        self.total_count = promote_shapes(total_count, shape=batch_shape)[0]
-        self.total_count_max = total_count_max
-        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+        super().__init__("probs", probs, total_count, total_count_max, validate_args=validate_args)
 
     @validate_sample
     def log_prob(self, value: ArrayLike) -> jax.Array:
@@ -766,16 +791,9 @@ class MultinomialLogits(_MultinomialBase):
         total_count_max: int | None = None,
         validate_args: bool | None = None,
     ) -> None:
-        if jnp.ndim(logits) < 1:
-            raise ValueError(
-                f"MultinomialLogits: `logits` must be at least one-dimensional, got shape "
-                f"{jnp.shape(logits)}."
-            )
-        batch_shape, event_shape = self.infer_shapes(jnp.shape(logits), jnp.shape(total_count))
-        self.logits = promote_shapes(logits, shape=batch_shape + jnp.shape(logits)[-1:])[0]
-        self.total_count = promote_shapes(total_count, shape=batch_shape)[0]
-        self.total_count_max = total_count_max
-        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+        super().__init__(
+            "logits", logits, total_count, total_count_max, validate_args=validate_args
+        )
 
     @validate_sample
     def log_prob(self, value: ArrayLike) -> jax.Array:
@@ -871,7 +889,7 @@ class Poisson(Distribution):
 # -- Geometric -------------------------------------------------------------------------
 
 
-class _GeometricBase(Distribution):
+class _GeometricBase(_OneParam):
     support = constraints.nonnegative_integer
 
     def _log_q(self) -> jax.Array:
@@ -911,8 +929,7 @@ class GeometricProbs(_GeometricBase):
     arg_constraints = {"probs": constraints.unit_interval}
 
     def __init__(self, probs: ArrayLike, *, validate_args: bool | None = None) -> None:
-        self.probs = probs
-        super().__init__(batch_shape=jnp.shape(probs), validate_args=validate_args)
+        super().__init__("probs", probs, validate_args=validate_args)
 
     def _log_q(self) -> jax.Array:
         return jnp.log1p(-jnp.asarray(self.probs, jnp.result_type(self.probs, float)))
@@ -953,8 +970,7 @@ class GeometricLogits(_GeometricBase):
     arg_constraints = {"logits": constraints.real}
 
     def __init__(self, logits: ArrayLike, *, validate_args: bool | None = None) -> None:
-        self.logits = logits
-        super().__init__(batch_shape=jnp.shape(logits), validate_args=validate_args)
+        super().__init__("logits", logits, validate_args=validate_args)
 
     def _log_q(self) -> jax.Array:
         return -softplus(jnp.asarray(self.logits, jnp.result_type(self.logits, float)))

@@ -60,7 +60,7 @@ ArrayLike = Any
 _SUPPORTED_TYPES = (Cauchy, Laplace, Logistic, Normal, SoftLaplace, StudentT)
 
 
-def _check_base(owner: str, base_dist: Any) -> None:
+def _check_symmetric_base(owner: str, base_dist: Any) -> None:
     if not isinstance(base_dist, _SUPPORTED_TYPES):
         names = ", ".join(t.__name__ for t in _SUPPORTED_TYPES)
         raise TypeError(
@@ -91,8 +91,50 @@ def _icdf_or_nan(q: ArrayLike, value: jax.Array) -> jax.Array:
     return jnp.where((q < 0) | (q > 1), jnp.nan, value)
 
 
-class _TruncatedBase(Distribution):
+class _Truncated(Distribution):
+    """Constructor shared by the truncated families.
+
+    Each bound is broadcast against the base's batch (their broadcast shape is
+    the batch shape) and the support, fixed at construction, is stored.
+    Subclasses say which bases they accept (:meth:`_check_base`) and how the
+    base is fitted to the batch (:meth:`_fit_base`).
+    """
+
+    def __init__(
+        self,
+        base_dist: Distribution,
+        bounds: dict[str, ArrayLike],
+        support: constraints.Constraint,
+        *,
+        validate_args: bool | None = None,
+    ) -> None:
+        self._check_base(type(self).__name__, base_dist)
+        shapes = (jnp.shape(bound) for bound in bounds.values())
+        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, *shapes)
+        self.base_dist = self._fit_base(base_dist, batch_shape)
+        promoted = promote_shapes(*bounds.values(), shape=batch_shape)
+        for name, bound in zip(bounds, promoted, strict=True):
+            setattr(self, name, bound)
+        self._support = support
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    @staticmethod
+    def _check_base(owner: str, base_dist: Any) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _fit_base(base_dist: Distribution, batch_shape: tuple[int, ...]) -> Distribution:
+        return base_dist
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self) -> constraints.Constraint:
+        return self._support
+
+
+class _TruncatedBase(_Truncated):
     supported_types = _SUPPORTED_TYPES
+    _check_base = staticmethod(_check_symmetric_base)
+    _fit_base = staticmethod(_broadcast_base)
 
     def sample(self, key: jax.Array, sample_shape: tuple[int, ...] = ()) -> jax.Array:
         dtype = jnp.result_type(float)
@@ -126,6 +168,10 @@ class _TruncatedBase(Distribution):
 
     def _log_normalizer(self) -> jax.Array:
         raise NotImplementedError
+
+    @validate_sample
+    def log_prob(self, value: ArrayLike) -> jax.Array:
+        return self.base_dist.log_prob(value) - self._log_normalizer()
 
     def _density_at(self, bound: ArrayLike | None) -> jax.Array:
         # Not self.log_prob: under validation a bound may lie outside an open support.
@@ -199,16 +245,8 @@ class LeftTruncatedDistribution(_TruncatedBase):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        _check_base("LeftTruncatedDistribution", base_dist)
-        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(low))
-        self.base_dist = _broadcast_base(base_dist, batch_shape)
-        (self.low,) = promote_shapes(low, shape=batch_shape)
-        self._support = constraints.greater_than(low)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self) -> constraints.Constraint:
-        return self._support
+        support = constraints.greater_than(low)
+        super().__init__(base_dist, {"low": low}, support, validate_args=validate_args)
 
     def _flip(self) -> jax.Array:
         # low right of the center: work with the mirrored (left) tail.
@@ -224,10 +262,6 @@ class LeftTruncatedDistribution(_TruncatedBase):
             _log_cdf(self.base_dist, low),
             jnp.log1p(-self.base_dist.cdf(low)),
         )
-
-    @validate_sample
-    def log_prob(self, value: ArrayLike) -> jax.Array:
-        return self.base_dist.log_prob(value) - self._log_normalizer()
 
     def cdf(self, value: ArrayLike) -> jax.Array:
         flip, loc = self._flip(), self.base_dist.loc
@@ -265,24 +299,12 @@ class RightTruncatedDistribution(_TruncatedBase):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        _check_base("RightTruncatedDistribution", base_dist)
-        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(high))
-        self.base_dist = _broadcast_base(base_dist, batch_shape)
-        (self.high,) = promote_shapes(high, shape=batch_shape)
-        self._support = constraints.less_than(high)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self) -> constraints.Constraint:
-        return self._support
+        support = constraints.less_than(high)
+        super().__init__(base_dist, {"high": high}, support, validate_args=validate_args)
 
     def _log_normalizer(self) -> jax.Array:
         # F(high) is a left-tail probability or close to 1: accurate either way.
         return _log_cdf(self.base_dist, self.high)
-
-    @validate_sample
-    def log_prob(self, value: ArrayLike) -> jax.Array:
-        return self.base_dist.log_prob(value) - self._log_normalizer()
 
     def cdf(self, value: ArrayLike) -> jax.Array:
         cdf = jnp.clip(self.base_dist.cdf(value) / self.base_dist.cdf(self.high), 0.0, 1.0)
@@ -318,16 +340,9 @@ class TwoSidedTruncatedDistribution(_TruncatedBase):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        _check_base("TwoSidedTruncatedDistribution", base_dist)
-        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(low), jnp.shape(high))
-        self.base_dist = _broadcast_base(base_dist, batch_shape)
-        self.low, self.high = promote_shapes(low, high, shape=batch_shape)
-        self._support = constraints.interval(low, high)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self) -> constraints.Constraint:
-        return self._support
+        support = constraints.interval(low, high)
+        bounds = {"low": low, "high": high}
+        super().__init__(base_dist, bounds, support, validate_args=validate_args)
 
     def _mirrored_bounds(self) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(flip, a, b)``: the interval, mirrored to the left of ``loc`` when it starts right
@@ -343,10 +358,6 @@ class TwoSidedTruncatedDistribution(_TruncatedBase):
         if callable(getattr(self.base_dist, "log_cdf", None)):
             return logdiffexp(self.base_dist.log_cdf(b), self.base_dist.log_cdf(a))
         return jnp.log(self.base_dist.cdf(b) - self.base_dist.cdf(a))
-
-    @validate_sample
-    def log_prob(self, value: ArrayLike) -> jax.Array:
-        return self.base_dist.log_prob(value) - self._log_normalizer()
 
     def cdf(self, value: ArrayLike) -> jax.Array:
         flip, a, b = self._mirrored_bounds()
@@ -513,7 +524,15 @@ def _gamma_icdf(kind, a, rate, low, high, q):
     return x + residual - lax.stop_gradient(residual)
 
 
-class _TruncatedGammaBase(Distribution):
+def _check_gamma_base(owner: str, base_dist: Any) -> None:
+    if not isinstance(base_dist, Gamma):
+        raise TypeError(
+            f"{owner} expects base_dist to be a ppl.distributions.Gamma, "
+            f"got {type(base_dist).__name__}"
+        )
+
+
+class _TruncatedGammaBase(_Truncated):
     r"""A :math:`\mathrm{Gamma}(\alpha, \lambda)` restricted to an interval.
 
     With :math:`M(s)` the Gamma(:math:`s`, :math:`\lambda`) probability of the
@@ -525,6 +544,7 @@ class _TruncatedGammaBase(Distribution):
 
     _kind = ""
     base_dist: Gamma
+    _check_base = staticmethod(_check_gamma_base)
 
     @property
     def concentration(self) -> jax.Array:
@@ -579,15 +599,6 @@ class _TruncatedGammaBase(Distribution):
         return jnp.broadcast_to(second, self.batch_shape) - self.mean**2
 
 
-def _gamma_base(owner: str, base_dist: Any) -> Gamma:
-    if not isinstance(base_dist, Gamma):
-        raise TypeError(
-            f"{owner} expects base_dist to be a ppl.distributions.Gamma, "
-            f"got {type(base_dist).__name__}"
-        )
-    return base_dist
-
-
 class LeftTruncatedGamma(_TruncatedGammaBase):
     r"""A :class:`~ppl.distributions.Gamma` ``base_dist`` restricted to :math:`x \ge \text{low}`.
 
@@ -608,15 +619,8 @@ class LeftTruncatedGamma(_TruncatedGammaBase):
     def __init__(
         self, base_dist: Gamma, low: ArrayLike = 0.0, *, validate_args: bool | None = None
     ) -> None:
-        self.base_dist = _gamma_base("LeftTruncatedGamma", base_dist)
-        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(low))
-        (self.low,) = promote_shapes(low, shape=batch_shape)
-        self._support = constraints.greater_than(low)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self) -> constraints.Constraint:
-        return self._support
+        support = constraints.greater_than(low)
+        super().__init__(base_dist, {"low": low}, support, validate_args=validate_args)
 
 
 class RightTruncatedGamma(_TruncatedGammaBase):
@@ -637,15 +641,8 @@ class RightTruncatedGamma(_TruncatedGammaBase):
     def __init__(
         self, base_dist: Gamma, high: ArrayLike = 1.0, *, validate_args: bool | None = None
     ) -> None:
-        self.base_dist = _gamma_base("RightTruncatedGamma", base_dist)
-        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(high))
-        (self.high,) = promote_shapes(high, shape=batch_shape)
-        self._support = constraints.interval(0.0, high)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self) -> constraints.Constraint:
-        return self._support
+        support = constraints.interval(0.0, high)
+        super().__init__(base_dist, {"high": high}, support, validate_args=validate_args)
 
 
 class TwoSidedTruncatedGamma(_TruncatedGammaBase):
@@ -677,15 +674,9 @@ class TwoSidedTruncatedGamma(_TruncatedGammaBase):
         *,
         validate_args: bool | None = None,
     ) -> None:
-        self.base_dist = _gamma_base("TwoSidedTruncatedGamma", base_dist)
-        batch_shape = lax.broadcast_shapes(base_dist.batch_shape, jnp.shape(low), jnp.shape(high))
-        self.low, self.high = promote_shapes(low, high, shape=batch_shape)
-        self._support = constraints.interval(low, high)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    @constraints.dependent_property(is_discrete=False, event_dim=0)
-    def support(self) -> constraints.Constraint:
-        return self._support
+        support = constraints.interval(low, high)
+        bounds = {"low": low, "high": high}
+        super().__init__(base_dist, bounds, support, validate_args=validate_args)
 
 
 def TruncatedGamma(
