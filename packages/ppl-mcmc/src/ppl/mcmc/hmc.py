@@ -25,6 +25,7 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from ppl.handlers import seed, substitute, trace
 from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import ParamInfo, initialize_model, latent_transforms, transform_fn
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, find_reasonable_step_size, warmup_adapter
@@ -49,7 +50,7 @@ from ppl.mcmc.metrics import (
     resolve_layout,
 )
 from ppl.mcmc.trajectory import MAX_DELTA_ENERGY, build_tree, static_trajectory
-from ppl.mcmc.util import ArgsBinding, uniform_from_key
+from ppl.mcmc.util import ArgsBinding, same_arrays, uniform_from_key
 
 __all__ = ["HMC", "HMCState"]
 
@@ -329,6 +330,33 @@ def _make_spec(
     )
 
 
+class _ModelSetup(NamedTuple):
+    """What :class:`HMC` keeps from a model between runs on the same arguments."""
+
+    key: tuple
+    binding: ArgsBinding
+    model_z: Any
+    search: Callable[[list, jax.Array], tuple[ParamInfo, jax.Array]]
+
+
+def _fixes_values_from_key(model_trace: dict) -> bool:
+    """Whether the model's potential holds values drawn with the initialization key
+    (``param`` sites, subsample indices), so that it must be rebuilt on every run."""
+    return any(
+        site["type"] == "param" or (site["type"] == "plate" and site["args"][0] != site["args"][1])
+        for site in model_trace.values()
+    )
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+#: One split per key of a batch, compiled once per batch shape (an eager ``vmap``
+#: costs a trace on every run).
+_split_each = jax.jit(jax.vmap(jax.random.split))
+
+
 # -- the kernel class ------------------------------------------------------------
 
 
@@ -435,6 +463,8 @@ class HMC(MCMCKernel):
         self._spec_key: tuple | None = None
         self._init_fns: dict = {}
         self._sample_fn: Callable | None = None
+        self._model_setup: _ModelSetup | None = None
+        self._first_run_key: tuple | None = None
 
     # -- configuration -----------------------------------------------------
 
@@ -507,6 +537,120 @@ class HMC(MCMCKernel):
         model_kwargs: dict,
         batched: bool,
     ) -> Any:
+        # Every MCMC run initializes again: searching eagerly would dispatch the
+        # model's operations one by one on each run, a cost comparable to the
+        # compiled sampling loop on small models, so from the second run on the
+        # search is compiled and kept. The first run searches eagerly: a kernel run
+        # once should not pay for compiling the search.
+        binding = ArgsBinding(model_args, model_kwargs)
+        first_run_key = (binding.cache_key(traced=True), batched)
+        if self._model_setup is None and self._first_run_key != first_run_key:
+            self._first_run_key = first_run_key
+            return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
+        setup = self._model_setup_for(rng_key, binding, batched)
+        if setup is None:
+            return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
+        if init_params is not None:
+            init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
+            if batched:
+                init_z = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_z)
+            check_init_params_against_model(as_float_tree(init_z), setup.model_z, batched)
+            return init_params
+        param_info, valid = setup.search(binding.dynamic, rng_key)
+        if not bool(valid):
+            # The eager search names the sites at fault.
+            return self._init_model_eagerly(rng_key, None, model_args, model_kwargs, batched)
+        return param_info
+
+    def _model_setup_for(
+        self, rng_key: jax.Array, binding: ArgsBinding, batched: bool
+    ) -> _ModelSetup | None:
+        """The model's potential and postprocessing, and a compiled initial-point search.
+
+        Re-running on the very same argument arrays reuses everything; new arrays
+        of the same shapes rebuild the potential but reuse the compiled search.
+        ``None`` when the model fixes values from the key of its first run
+        (parameters, subsample indices) and must be initialized afresh each run.
+        """
+        structure = binding.cache_key(traced=True)
+        if structure is None:
+            return None
+        key = (structure, batched)
+        cached = self._model_setup
+        if cached is not None and cached.key == key and same_arrays(cached.binding, binding):
+            return cached
+        first_key = rng_key[0] if batched else rng_key
+        model_args, model_kwargs = binding.rebuild(binding.dynamic)
+        # Traced here only for its structure: the compiled search checks the gradient.
+        model_info = initialize_model(
+            first_key,
+            self._model,
+            init_strategy=self._init_strategy,
+            dynamic_args=True,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            forward_mode_differentiation=self._forward_mode_differentiation,
+            validate_grad=False,
+        )
+        self._potential_fn_gen = model_info.potential_fn
+        self._postprocess_fn = model_info.postprocess_fn
+        self._transforms = latent_transforms(model_info.model_trace)
+        if _fixes_values_from_key(model_info.model_trace):
+            self._model_setup = None
+            return None
+        model_z = model_info.param_info.z
+        if cached is not None and cached.key == key:
+            setup = cached._replace(binding=binding, model_z=model_z)
+        else:
+            setup = _ModelSetup(key, binding, model_z, self._compiled_search(binding, batched))
+        self._model_setup = setup
+        return setup
+
+    def _compiled_search(self, binding: ArgsBinding, batched: bool) -> Callable:
+        """``(array arguments, key or keys) -> (ParamInfo, all finite)``: the first
+        draw of the initial-point search of :func:`~ppl.infer.util.initialize_model`
+        (one per key), compiled once per argument structure.
+
+        Straight-line code compiles faster than the search's retry loop; the rare
+        draws that are not finite are redrawn by the eager search.
+        """
+        model = self._model
+        strategy = self._init_strategy
+        if not isinstance(strategy, functools.partial):
+            strategy = strategy()
+        potential_gen = self._potential_fn_gen
+        forward_mode = self._forward_mode_differentiation
+
+        def attempt(dynamic: list, key: jax.Array) -> ParamInfo:
+            args, kwargs = binding.rebuild(dynamic)
+            # The key of the search's first draw.
+            _, first = jax.random.split(key)
+            seeded = substitute(seed(model, rng_seed=first), substitute_fn=strategy)
+            model_trace = trace(seeded).get_trace(*args, **kwargs)
+            transforms = latent_transforms(model_trace)
+            constrained = {name: model_trace[name]["value"] for name in transforms}
+            z = transform_fn(transforms, constrained, invert=True)
+            potential_fn = potential_gen(*args, **kwargs)
+            energy, grad = value_and_grad(potential_fn, forward_mode)(z)
+            return ParamInfo(z, energy, grad)
+
+        def search(dynamic: list, keys: jax.Array) -> tuple[ParamInfo, jax.Array]:
+            if batched:
+                param_info = jax.vmap(attempt, in_axes=(None, 0))(dynamic, keys)
+            else:
+                param_info = attempt(dynamic, keys)
+            return param_info, _all_finite((param_info.potential_energy, param_info.z_grad))
+
+        return jax.jit(search)
+
+    def _init_model_eagerly(
+        self,
+        rng_key: jax.Array,
+        init_params: Any,
+        model_args: tuple,
+        model_kwargs: dict,
+        batched: bool,
+    ) -> Any:
         def initialize(key: jax.Array) -> Any:
             return initialize_model(
                 key,
@@ -519,7 +663,7 @@ class HMC(MCMCKernel):
             )
 
         if batched:
-            # One eager search per chain is cheaper than compiling a batched search.
+            # One eager search per chain: it retries only the chains that need it.
             infos = [initialize(key) for key in rng_key]
             model_info = infos[-1]
             param_info = ParamInfo(
@@ -585,7 +729,7 @@ class HMC(MCMCKernel):
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
         batched = is_batched_key(rng_key)
         if batched:
-            keys = jax.vmap(jax.random.split)(rng_key)
+            keys = _split_each(rng_key)
             rng_key, key_model = keys[:, 0], keys[:, 1]
         else:
             rng_key, key_model = jax.random.split(rng_key)
@@ -716,6 +860,8 @@ class HMC(MCMCKernel):
             "_transforms",
             "_spec",
             "_spec_key",
+            "_model_setup",
+            "_first_run_key",
         ):
             state[name] = None
         state["_init_fns"] = {}
