@@ -409,6 +409,15 @@ class EnsembleSampler(ModelKernel, ABC):
     ``self._batch_log_density(x)``, the log density of each row of ``x``
     (NaN becomes :math:`-\\infty`).
 
+    Each walker keeps its chain index, also with ``randomize_split=True``, so
+    chain :math:`k` of the output is the Markov chain of walker :math:`k` and
+    per-chain diagnostics (effective sample size, :math:`\\hat R`) measure its
+    mixing. NumPyro 0.22 leaves the walkers in the shuffled order instead: its
+    chains hop between walkers, which makes their draws look nearly
+    independent, and its per-chain effective sample size overstates the
+    precision of the pooled estimates (about six times on a 5-d normal with
+    :class:`ESS`; the pooled draws themselves are equally good).
+
     Args:
         model: a model built from ppl primitives; exactly one of ``model`` and
             ``potential_fn`` is required.
