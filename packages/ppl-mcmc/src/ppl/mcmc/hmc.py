@@ -464,7 +464,6 @@ class HMC(MCMCKernel):
         self._init_fns: dict = {}
         self._sample_fn: Callable | None = None
         self._model_setup: _ModelSetup | None = None
-        self._first_run_key: tuple | None = None
 
     # -- configuration -----------------------------------------------------
 
@@ -539,14 +538,8 @@ class HMC(MCMCKernel):
     ) -> Any:
         # Every MCMC run initializes again: searching eagerly would dispatch the
         # model's operations one by one on each run, a cost comparable to the
-        # compiled sampling loop on small models, so from the second run on the
-        # search is compiled and kept. The first run searches eagerly: a kernel run
-        # once should not pay for compiling the search.
+        # compiled sampling loop on small models, so the search is compiled and kept.
         binding = ArgsBinding(model_args, model_kwargs)
-        first_run_key = (binding.cache_key(traced=True), batched)
-        if self._model_setup is None and self._first_run_key != first_run_key:
-            self._first_run_key = first_run_key
-            return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
         setup = self._model_setup_for(rng_key, binding, batched)
         if setup is None:
             return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
@@ -861,7 +854,6 @@ class HMC(MCMCKernel):
             "_spec",
             "_spec_key",
             "_model_setup",
-            "_first_run_key",
         ):
             state[name] = None
         state["_init_fns"] = {}
