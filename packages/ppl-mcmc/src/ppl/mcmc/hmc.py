@@ -555,6 +555,19 @@ class HMC(MCMCKernel):
             return self._init_model_eagerly(rng_key, None, model_args, model_kwargs, batched)
         return param_info
 
+    def _initialize(self, key: jax.Array, model_args: tuple, model_kwargs: dict, **options):
+        """:func:`~ppl.infer.util.initialize_model` of this kernel's model and settings."""
+        return initialize_model(
+            key,
+            self._model,
+            init_strategy=self._init_strategy,
+            dynamic_args=True,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            forward_mode_differentiation=self._forward_mode_differentiation,
+            **options,
+        )
+
     def _model_setup_for(
         self, rng_key: jax.Array, binding: ArgsBinding, batched: bool
     ) -> _ModelSetup | None:
@@ -575,16 +588,7 @@ class HMC(MCMCKernel):
         first_key = rng_key[0] if batched else rng_key
         model_args, model_kwargs = binding.rebuild(binding.dynamic)
         # Traced here only for its structure: the compiled search checks the gradient.
-        model_info = initialize_model(
-            first_key,
-            self._model,
-            init_strategy=self._init_strategy,
-            dynamic_args=True,
-            model_args=model_args,
-            model_kwargs=model_kwargs,
-            forward_mode_differentiation=self._forward_mode_differentiation,
-            validate_grad=False,
-        )
+        model_info = self._initialize(first_key, model_args, model_kwargs, validate_grad=False)
         self._potential_fn_gen = model_info.potential_fn
         self._postprocess_fn = model_info.postprocess_fn
         self._transforms = latent_transforms(model_info.model_trace)
@@ -645,15 +649,7 @@ class HMC(MCMCKernel):
         batched: bool,
     ) -> Any:
         def initialize(key: jax.Array) -> Any:
-            return initialize_model(
-                key,
-                self._model,
-                init_strategy=self._init_strategy,
-                dynamic_args=True,
-                model_args=model_args,
-                model_kwargs=model_kwargs,
-                forward_mode_differentiation=self._forward_mode_differentiation,
-            )
+            return self._initialize(key, model_args, model_kwargs)
 
         if batched:
             # One eager search per chain: it retries only the chains that need it.
