@@ -614,6 +614,16 @@ class LKJ(TransformedDistribution):
 # -- Wishart family --------------------------------------------------------------------
 
 
+def _inverse_bartlett(key, concentration, scale_tril, shape):
+    r""":math:`A^{-1}` for Bartlett factors :math:`A` (:math:`AA^T \sim` Wishart(nu, I)) of
+    batch ``shape``, in the dtype of ``concentration`` and ``scale_tril``."""
+    n = scale_tril.shape[-1]
+    dtype = _float_dtype(concentration, scale_tril)
+    bartlett = _bartlett(key, jnp.asarray(concentration, dtype), shape, n, dtype)
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=dtype), bartlett.shape)
+    return solve_triangular(bartlett, eye, lower=True)
+
+
 def _bartlett(key, df, shape, n, dtype):
     r"""Bartlett factor :math:`A`: lower triangular with :math:`A_{ii}^2 \sim \chi^2_{\nu - i}`."""
     key_chi, key_normal = random.split(key)
@@ -823,14 +833,11 @@ class InverseWishartCholesky(_WishartBase):
 
     def sample(self, key, sample_shape=()):
         _check_key(key, "InverseWishartCholesky")
-        n = self.event_shape[-1]
-        shape = tuple(sample_shape) + self.batch_shape
-        dtype = _float_dtype(self.concentration, self.scale_tril)
-        bartlett = _bartlett(key, jnp.asarray(self.concentration, dtype), shape, n, dtype)
         # With W = A A^T ~ Wishart(nu, I) and J the index reversal, J A^{-T} J is lower
         # triangular and (J A^{-T} J)(J A^{-T} J)^T = (J W J)^{-1}, J W J ~ Wishart(nu, I).
-        eye = jnp.broadcast_to(jnp.eye(n, dtype=dtype), bartlett.shape)
-        a_inv = solve_triangular(bartlett, eye, lower=True)
+        a_inv = _inverse_bartlett(
+            key, self.concentration, self.scale_tril, tuple(sample_shape) + self.batch_shape
+        )
         reversed_inv = jnp.flip(_mT(a_inv), axis=(-2, -1))
         return jnp.matmul(self.scale_tril, reversed_inv)
 
@@ -897,15 +904,12 @@ class InverseWishart(_WishartBase):
 
     def sample(self, key, sample_shape=()):
         _check_key(key, "InverseWishart")
-        n = self.event_shape[-1]
-        shape = tuple(sample_shape) + self.batch_shape
-        dtype = _float_dtype(self.concentration, self.scale_tril)
-        bartlett = _bartlett(key, jnp.asarray(self.concentration, dtype), shape, n, dtype)
         # W = chol(Psi^{-1}) A A^T chol(Psi^{-1})^T ~ Wishart(nu, Psi^{-1}); X = W^{-1}.
         # With Psi = L L^T, chol-like factor of Psi^{-1} is L^{-T}, so
         # X = L (A A^T)^{-1} L^T = (L A^{-T})(L A^{-T})^T.
-        eye = jnp.broadcast_to(jnp.eye(n, dtype=dtype), bartlett.shape)
-        a_inv = solve_triangular(bartlett, eye, lower=True)
+        a_inv = _inverse_bartlett(
+            key, self.concentration, self.scale_tril, tuple(sample_shape) + self.batch_shape
+        )
         factor = jnp.matmul(self.scale_tril, _mT(a_inv))
         return jnp.matmul(factor, _mT(factor))
 
