@@ -25,9 +25,16 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from ppl import compilation
 from ppl.handlers import seed, substitute, trace
 from ppl.infer.initialization import init_to_uniform
-from ppl.infer.util import ParamInfo, initialize_model, latent_transforms, transform_fn
+from ppl.infer.util import (
+    ParamInfo,
+    constrain_fn,
+    initialize_model,
+    latent_transforms,
+    transform_fn,
+)
 from ppl.mcmc.adaptation import Adapter, HMCAdaptState, find_reasonable_step_size, warmup_adapter
 from ppl.mcmc.checks import (
     as_float_tree,
@@ -50,7 +57,7 @@ from ppl.mcmc.metrics import (
     resolve_layout,
 )
 from ppl.mcmc.trajectory import MAX_DELTA_ENERGY, build_tree, static_trajectory
-from ppl.mcmc.util import ArgsBinding, same_arrays, uniform_from_key
+from ppl.mcmc.util import ArgsBinding, flat_structure, same_arrays, split_keys, uniform_from_key
 
 __all__ = ["HMC", "HMCState"]
 
@@ -352,11 +359,6 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
-#: One split per key of a batch, compiled once per batch shape (an eager ``vmap``
-#: costs a trace on every run).
-_split_each = jax.jit(jax.vmap(jax.random.split))
-
-
 # -- the kernel class ------------------------------------------------------------
 
 
@@ -585,16 +587,17 @@ class HMC(MCMCKernel):
         cached = self._model_setup
         if cached is not None and cached.key == key and same_arrays(cached.binding, binding):
             return cached
-        first_key = rng_key[0] if batched else rng_key
+        key_shape = rng_key.shape[1:] if batched else rng_key.shape
+        first_key = jax.ShapeDtypeStruct(key_shape, rng_key.dtype)
         model_args, model_kwargs = binding.rebuild(binding.dynamic)
-        # Traced here only for its structure: the compiled search checks the gradient.
-        model_info = self._initialize(first_key, model_args, model_kwargs, validate_grad=False)
-        self._potential_fn_gen = model_info.potential_fn
-        self._postprocess_fn = model_info.postprocess_fn
-        self._transforms = latent_transforms(model_info.model_trace)
-        if _fixes_values_from_key(model_info.model_trace):
+        probed = self._probe_model(first_key, model_args, model_kwargs)
+        if probed is None:
             self._model_setup = None
             return None
+        model_info, transforms = probed
+        self._potential_fn_gen = model_info.potential_fn
+        self._postprocess_fn = model_info.postprocess_fn
+        self._transforms = transforms
         model_z = model_info.param_info.z
         if cached is not None and cached.key == key:
             setup = cached._replace(binding=binding, model_z=model_z)
@@ -602,6 +605,50 @@ class HMC(MCMCKernel):
             setup = _ModelSetup(key, binding, model_z, self._compiled_search(binding, batched))
         self._model_setup = setup
         return setup
+
+    def _probe_model(
+        self, key: jax.ShapeDtypeStruct, model_args: tuple, model_kwargs: dict
+    ) -> tuple[Any, dict] | None:
+        """The model's :func:`~ppl.infer.util.initialize_model` structure (its
+        potential and postprocessing, the latent sites' transforms and abstract
+        unconstrained values), traced abstractly so that none of the model's
+        operations is compiled or run one by one.
+
+        ``None`` when the structure cannot be kept across runs: the model fixes
+        values from the key (parameters, subsample indices) or cannot be traced
+        abstractly (e.g. Python control flow on a value); the eager path then
+        takes over and reports any error. Transforms are ``None`` when a site's
+        support depends on a drawn value.
+        """
+        captured = {}
+
+        def probe(key: jax.Array) -> Any:
+            info = self._initialize(key, model_args, model_kwargs, validate_grad=False)
+            captured["info"] = info
+            captured["transforms"] = latent_transforms(info.model_trace)
+            return info.param_info.z
+
+        try:
+            model_z = jax.eval_shape(probe, key)
+        except Exception:  # the eager initialization raises the error worth reading
+            return None
+        model_info = captured["info"]
+        if _fixes_values_from_key(model_info.model_trace):
+            return None
+        transforms = captured["transforms"]
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(transforms)):
+            # A support depends on another site's draw (x ~ Uniform(0, y)): each draw
+            # is constrained by replaying the model, not by the first draw's transforms.
+            model = self._model
+
+            def replay(*args: Any, **kwargs: Any) -> Callable:
+                return functools.partial(
+                    constrain_fn, model, args, kwargs, return_deterministic=True
+                )
+
+            model_info, transforms = model_info._replace(postprocess_fn=replay), None
+        param_info = model_info.param_info._replace(z=model_z)
+        return model_info._replace(param_info=param_info, model_trace=None), transforms
 
     def _compiled_search(self, binding: ArgsBinding, batched: bool) -> Callable:
         """``(array arguments, key or keys) -> (ParamInfo, all finite)``: the first
@@ -638,7 +685,7 @@ class HMC(MCMCKernel):
                 param_info = attempt(dynamic, keys)
             return param_info, _all_finite((param_info.potential_energy, param_info.z_grad))
 
-        return jax.jit(search)
+        return compilation.jit(search, "setup")
 
     def _init_model_eagerly(
         self,
@@ -680,7 +727,7 @@ class HMC(MCMCKernel):
         )
         key = (int(num_warmup), structure_key(z_single), structured)
         if self._spec is None or self._spec_key != key:
-            _, unravel = ravel_pytree(z_single)
+            _, unravel = flat_structure(z_single)
             self._spec = _make_spec(
                 self._config(),
                 self._algo,
@@ -717,11 +764,7 @@ class HMC(MCMCKernel):
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
         batched = is_batched_key(rng_key)
-        if batched:
-            keys = _split_each(rng_key)
-            rng_key, key_model = keys[:, 0], keys[:, 1]
-        else:
-            rng_key, key_model = jax.random.split(rng_key)
+        rng_key, key_model = split_keys(rng_key, 2, batched=batched, unstack=True)
         if self._model is not None:
             init_params = self._init_model(
                 key_model, init_params, model_args, model_kwargs, batched
@@ -742,20 +785,20 @@ class HMC(MCMCKernel):
                         f"with a batch of {num} keys, every leaf of init_params needs a leading "
                         f"dimension of {num}; got shapes {describe_shapes(z)}"
                     )
-        z_single = jax.tree.map(lambda x: x[0], z) if batched else z
+        # Only the structure of one chain's values is needed: slicing would compile.
+        z_single = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[int(batched) :], x.dtype), z)
         if not jax.tree.leaves(z_single):
             raise ValueError("init_params has no latent values to sample")
         spec, inverse_mass_matrix = self._prepare(num_warmup, z_single, self._model is not None)
         uses_args = self._potential_fn is None
         binding = ArgsBinding(model_args, model_kwargs) if uses_args else ArgsBinding((), {})
-        init_fn = self._jitted_init(spec, binding, z_single)
-        if batched:
-            init_fn = jax.vmap(init_fn, in_axes=(None, 0, 0, 0, None, None, None, 0))
-        step_size = jnp.asarray(self._step_size, jnp.result_type(float))
+        init_fn = self._jitted_init(spec, binding, z_single, batched)
+        # NumPy scalars: converting on the device would compile a program each.
+        step_size = np.asarray(self._step_size, jnp.result_type(float))
         length = (
             None
             if self._trajectory_length is None
-            else jnp.asarray(self._trajectory_length, jnp.result_type(float))
+            else np.asarray(self._trajectory_length, jnp.result_type(float))
         )
         return init_fn(
             binding.dynamic,
@@ -768,10 +811,14 @@ class HMC(MCMCKernel):
             rng_key,
         )
 
-    def _jitted_init(self, spec: _Spec, binding: ArgsBinding, z_single: Any) -> Callable:
-        """The compiled initial-state function, cached per latent structure and
-        static model arguments (so that re-running compiles nothing)."""
-        key = binding.cache_key(traced=True)
+    def _jitted_init(
+        self, spec: _Spec, binding: ArgsBinding, z_single: Any, batched: bool
+    ) -> Callable:
+        """The compiled initial-state function (of a batch of chains when
+        ``batched``), cached per latent structure and static model arguments (so
+        that re-running compiles nothing)."""
+        structure = binding.cache_key(traced=True)
+        key = None if structure is None else (structure, batched)
         init_fn = self._init_fns.get(key) if key is not None else None
         if init_fn is not None:
             return init_fn
@@ -783,7 +830,9 @@ class HMC(MCMCKernel):
                 spec, potential_fn, z, potential_energy, z_grad, step_size, imm, length, rng_key
             )
 
-        init_fn = jax.jit(init_one)
+        if batched:
+            init_one = jax.vmap(init_one, in_axes=(None, 0, 0, 0, None, None, None, 0))
+        init_fn = compilation.jit(init_one, "setup")
         if key is not None:
             self._init_fns[key] = init_fn
         return init_fn
@@ -812,8 +861,13 @@ class HMC(MCMCKernel):
 
     def get_constrain_fn(self, args: tuple, kwargs: dict) -> Callable:
         """Map unconstrained latent values to the sites' supports (models only)."""
-        if self._model is None or self._transforms is None:
+        if self._model is None:
             return _identity
+        if self._transforms is None:
+            if self._postprocess_fn is None:
+                return _identity
+            # Supports that depend on draws: replay the model (see _probe_model).
+            return functools.partial(constrain_fn, self._model, args, kwargs or {})
         return functools.partial(transform_fn, self._transforms)
 
     def refresh(self, state: HMCState, model_args: tuple, model_kwargs: dict) -> HMCState:

@@ -24,10 +24,11 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec
 
+from ppl import compilation
 from ppl.mcmc.diagnostics import print_summary
 from ppl.mcmc.kernels import MCMCKernel, _identity
 from ppl.mcmc.progress import ProgressBars, report_interval, state_view
-from ppl.mcmc.util import ArgsBinding, same_arrays
+from ppl.mcmc.util import ArgsBinding, same_arrays, split_keys
 
 __all__ = ["MCMC"]
 
@@ -292,7 +293,7 @@ class MCMC:
             )
         batch = _key_batch_shape(rng_key)
         if batch == () and self.num_chains > 1:
-            rng_key = jax.random.split(rng_key, self.num_chains)
+            rng_key = split_keys(rng_key, self.num_chains)
         elif batch not in ((), (self.num_chains,)):
             raise ValueError(
                 f"rng_key must be a single key or a batch of num_chains={self.num_chains} keys, "
@@ -344,7 +345,7 @@ class MCMC:
         token = next(_TOKENS)
         interval = report_interval(upper)
         schedules = [
-            jnp.array(
+            np.array(
                 [
                     start,
                     stop,
@@ -354,7 +355,7 @@ class MCMC:
                     token,
                     _kept(start, num_skip, self.thinning),
                 ],
-                jnp.int32,
+                np.int32,
             )
             for start, stop in spans
         ]
@@ -413,7 +414,7 @@ class MCMC:
                 collected = jax.tree.map(lambda *xs: join(xs, axis=0), *[out[0] for out in outputs])
                 last_state = _stack([out[1] for out in outputs])
             else:
-                chain_ids = jnp.arange(self.num_chains, dtype=jnp.int32)
+                chain_ids = np.arange(self.num_chains, dtype=np.int32)
                 if progress is not None and method != "vectorized":
                     for chain in range(self.num_chains):
                         progress.open(chain)
@@ -660,7 +661,7 @@ class MCMC:
             return collected, state
 
         if method in ("single", "vectorized"):
-            return jax.jit(chain_loop)
+            return compilation.jit(chain_loop, "loop")
         if callable(method):
 
             def transformed(
@@ -668,7 +669,7 @@ class MCMC:
             ) -> tuple[Any, Any]:
                 return method(lambda s, i: chain_loop(s, i, dynamic, schedule))(state, chain_ids)
 
-            return jax.jit(transformed)
+            return compilation.jit(transformed, "loop")
         per_chain = jax.vmap(chain_loop, in_axes=(0, 0, None, None))
         devices = np.array(jax.local_devices()[:num_chains])
         mesh = Mesh(devices, ("chain",))
@@ -684,7 +685,7 @@ class MCMC:
             out_specs=(PartitionSpec("chain"), PartitionSpec("chain")),
             check_vma=False,
         )
-        return jax.jit(sharded)
+        return compilation.jit(sharded, "loop")
 
     # -- results -----------------------------------------------------------
 

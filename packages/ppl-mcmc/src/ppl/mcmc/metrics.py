@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from ppl.mcmc.util import flat_structure
+
 __all__ = [
     "normalize_dense_mass",
     "resolve_layout",
@@ -154,7 +156,7 @@ def _site_offsets(z: Mapping[str, Any]) -> dict[str, np.ndarray]:
     offsets: dict[str, np.ndarray] = {}
     start = 0
     for name in sorted(z):
-        size = int(ravel_pytree(z[name])[0].size)
+        size = flat_structure(z[name])[0]
         offsets[name] = np.arange(start, start + size)
         start += size
     return offsets
@@ -177,7 +179,7 @@ def block_layout(
         ValueError: when a block names a site that is not in ``z`` or a site
             appears in two blocks.
     """
-    size = int(ravel_pytree(z)[0].size)
+    size = flat_structure(z)[0]
     if blocks is None:
         return BlockLayout((), (), (), size, bool(dense))
     if not isinstance(z, Mapping):
@@ -338,7 +340,7 @@ def resolve_layout(
     z: Any, dense_mass: bool | list, inverse_mass_matrix: Any, structured: bool
 ) -> tuple[BlockLayout, Any]:
     """The mass-matrix layout and the (completed) initial inverse mass matrix."""
-    size = int(ravel_pytree(z)[0].size)
+    size = flat_structure(z)[0]
     if isinstance(inverse_mass_matrix, Mapping):
         blocks = [tuple(k) if isinstance(k, tuple) else (k,) for k in inverse_mass_matrix]
         imm = {

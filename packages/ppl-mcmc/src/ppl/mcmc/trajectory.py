@@ -50,7 +50,7 @@ from jax import lax
 
 from ppl.mcmc.integrators import IntegratorState
 from ppl.mcmc.metrics import Metric
-from ppl.mcmc.util import uniform_from_key
+from ppl.mcmc.util import uniform_from_key, varying_with
 
 __all__ = [
     "TreeInfo",
@@ -264,7 +264,9 @@ def _build_subtree(
         num_proposals=jnp.zeros_like(tree.num_proposals),
     )
     v_edge = metric.velocity(inverse_mass_matrix, r_edge)
-    carry = (jnp.zeros((), jnp.int32), edge, v_edge, placeholder, ckpts)
+    carry = varying_with(
+        energy_initial, (jnp.zeros((), jnp.int32), edge, v_edge, placeholder, ckpts)
+    )
     _, _, _, subtree, *_ = lax.while_loop(cond, body, carry)
     return subtree._replace(depth=depth)
 
@@ -314,6 +316,7 @@ def build_tree(
         sum_accept_probs=jnp.zeros_like(energy_initial),
         num_proposals=jnp.zeros((), jnp.int32),
     )  # fmt: skip
+    tree = varying_with(energy_initial, tree)
 
     # Few generator calls keep the compiled loop small: the direction and transition
     # uniforms of every doubling are drawn up front, and leaves fold in their index.

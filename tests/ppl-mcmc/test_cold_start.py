@@ -1,0 +1,101 @@
+"""The first run of a new model compiles only the sampler's own programs.
+
+The model's structure is read from an abstract trace (nothing runs op by op),
+keys are split inside small compiled programs, and NUTS's nested loops start
+their carries batched under vmap. Supports that depend on a draw are
+constrained by replaying the model.
+"""
+
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ppl
+import ppl.distributions as dist
+from ppl import compilation
+from ppl.mcmc import MCMC, NUTS
+from ppl.mcmc.util import varying_with
+
+
+def odd_shaped_model(y):
+    # Shapes used by no other test, so that no eager op is compiled already.
+    scale = ppl.sample("scale", dist.HalfNormal(2.0))
+    with ppl.plate("groups", 5):
+        loc = ppl.sample("loc", dist.Normal(0.0, 3.0))
+    with ppl.plate("data", 13):
+        ppl.sample("y", dist.Normal(loc.sum() / 5.0, scale), obs=y)
+
+
+@pytest.mark.slow
+def test_first_run_compiles_only_the_sampler_programs(compile_counter, monkeypatch):
+    hmc_module = importlib.import_module("ppl.mcmc.hmc")
+    eager_calls = []
+    eager = hmc_module.HMC._init_model_eagerly
+    monkeypatch.setattr(
+        hmc_module.HMC,
+        "_init_model_eagerly",
+        lambda self, *a, **k: eager_calls.append(a) or eager(self, *a, **k),
+    )
+    y = np.random.default_rng(1).normal(0.5, 1.5, size=13).astype(np.float32)
+    mcmc = MCMC(
+        NUTS(odd_shaped_model),
+        num_warmup=30,
+        num_samples=20,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    for role in ("setup", "loop"):
+        compilation.compile_options(role)  # probed once per process
+    key = jax.random.PRNGKey(0)
+    compile_counter.reset()
+    mcmc.run(key, y)
+    # At most: the chain keys, the kernel's key split, the initial-point search, the
+    # initial state and the sampling loop. An eager model trace would add dozens.
+    assert compile_counter.count <= 5
+    samples = mcmc.get_samples(group_by_chain=True)
+    assert eager_calls == []
+    assert samples["loc"].shape == (2, 20, 5)
+    assert np.all(np.asarray(samples["scale"]) > 0)
+
+
+def dependent_support_model():
+    upper = ppl.sample("upper", dist.Exponential(1.0))
+    ppl.sample("x", dist.Uniform(0.0, upper))
+
+
+def test_support_that_depends_on_a_draw_constrains_each_draw_by_its_own():
+    mcmc = MCMC(
+        NUTS(dependent_support_model),
+        num_warmup=100,
+        num_samples=200,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(jax.random.PRNGKey(2))
+    samples = mcmc.get_samples()
+    upper, x = np.asarray(samples["upper"]), np.asarray(samples["x"])
+    assert mcmc.sampler._model_setup is not None  # no eager fallback
+    # Constrained with each draw's own upper bound, not the first run's.
+    assert np.all((x > 0.0) & (x < upper))
+    assert len(np.unique(upper)) > 50
+    constrain = mcmc.sampler.get_constrain_fn((), {})
+    u = {"upper": jnp.float32(0.5), "x": jnp.float32(-1.0)}
+    np.testing.assert_allclose(constrain(u)["x"], np.exp(0.5) / (1.0 + np.exp(1.0)), rtol=1e-5)
+
+
+def test_varying_with_keeps_values_and_batches_them():
+    carry = (jnp.zeros((), jnp.int32), jnp.ones(3), jnp.zeros((), bool))
+    same = varying_with(jnp.float32(1.5), carry)
+    for a, b in zip(jax.tree.leaves(carry), jax.tree.leaves(same), strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    batched = jax.vmap(lambda ref: varying_with(ref, carry))(jnp.arange(4.0))
+    assert [leaf.shape for leaf in batched] == [(4,), (4, 3), (4,)]
+    # Even a NaN reference leaves the values alone.
+    nan_ref = varying_with(jnp.float32(jnp.nan), carry)
+    np.testing.assert_array_equal(nan_ref[1], np.ones(3))
