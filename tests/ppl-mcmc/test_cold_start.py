@@ -16,7 +16,7 @@ import pytest
 import ppl
 import ppl.distributions as dist
 from ppl import compilation
-from ppl.mcmc import MCMC, NUTS
+from ppl.mcmc import MCMC, NUTS, BarkerMH
 from ppl.mcmc.util import varying_with
 
 
@@ -67,6 +67,7 @@ def dependent_support_model():
     ppl.sample("x", dist.Uniform(0.0, upper))
 
 
+@pytest.mark.slow
 def test_support_that_depends_on_a_draw_constrains_each_draw_by_its_own():
     mcmc = MCMC(
         NUTS(dependent_support_model),
@@ -99,3 +100,31 @@ def test_varying_with_keeps_values_and_batches_them():
     # Even a NaN reference leaves the values alone.
     nan_ref = varying_with(jnp.float32(jnp.nan), carry)
     np.testing.assert_array_equal(nan_ref[1], np.ones(3))
+
+
+def centered_on_the_data(y):
+    # Reads its data on the host, as NumPyro allows without jit_model_args.
+    center = float(np.mean(y))
+    mu = ppl.sample("mu", dist.Normal(center, 1.0))
+    with ppl.plate("data", y.shape[0]):
+        ppl.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+
+@pytest.mark.parametrize("kernel", [pytest.param(NUTS, marks=pytest.mark.slow), BarkerMH])
+def test_models_that_read_their_data_on_the_host_sample_their_posterior(kernel, gaussian_moments):
+    y = np.random.default_rng(4).normal(1.0, 1.0, size=20).astype(np.float32)
+    # mu ~ N(mean(y), 1), y_i ~ N(mu, 1): posterior N((mean(y) + sum(y)) / 21, 1 / 21).
+    post_mean, post_var = float((y.mean() + y.sum()) / 21.0), 1.0 / 21.0
+    mcmc = MCMC(
+        kernel(centered_on_the_data),
+        num_warmup=300,
+        num_samples=600,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    for seed in (0, 1):  # the second run takes the kept programs
+        mcmc.run(jax.random.PRNGKey(seed), y)
+        draws = mcmc.get_samples(group_by_chain=True)["mu"]
+        gaussian_moments(draws, post_mean, post_var)
+    assert mcmc.sampler._reads_args_on_host

@@ -57,7 +57,14 @@ from ppl.mcmc.metrics import (
     resolve_layout,
 )
 from ppl.mcmc.trajectory import MAX_DELTA_ENERGY, build_tree, static_trajectory
-from ppl.mcmc.util import ArgsBinding, flat_structure, same_arrays, split_keys, uniform_from_key
+from ppl.mcmc.util import (
+    HOST_READ_ERRORS,
+    ArgsBinding,
+    flat_structure,
+    same_arrays,
+    split_keys,
+    uniform_from_key,
+)
 
 __all__ = ["HMC", "HMCState"]
 
@@ -466,6 +473,9 @@ class HMC(MCMCKernel):
         self._init_fns: dict = {}
         self._sample_fn: Callable | None = None
         self._model_setup: _ModelSetup | None = None
+        # Set when the model reads its array arguments on the host (np.mean(y)):
+        # its setup programs then close over the arguments instead of tracing them.
+        self._reads_args_on_host = False
 
     # -- configuration -----------------------------------------------------
 
@@ -543,7 +553,7 @@ class HMC(MCMCKernel):
         # compiled sampling loop on small models, so the search is compiled and kept.
         binding = ArgsBinding(model_args, model_kwargs)
         setup = self._model_setup_for(rng_key, binding, batched)
-        if setup is None:
+        if setup is None or self._reads_args_on_host:
             return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
         if init_params is not None:
             init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
@@ -551,7 +561,12 @@ class HMC(MCMCKernel):
                 init_z = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_z)
             check_init_params_against_model(as_float_tree(init_z), setup.model_z, batched)
             return init_params
-        param_info, valid = setup.search(binding.dynamic, rng_key)
+        try:
+            param_info, valid = setup.search(binding.dynamic, rng_key)
+        except HOST_READ_ERRORS:
+            # As NumPyro does without jit_model_args: the model sees concrete arguments.
+            self._reads_args_on_host = True
+            return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
         if not bool(valid):
             # The eager search names the sites at fault.
             return self._init_model_eagerly(rng_key, None, model_args, model_kwargs, batched)
@@ -792,7 +807,6 @@ class HMC(MCMCKernel):
         spec, inverse_mass_matrix = self._prepare(num_warmup, z_single, self._model is not None)
         uses_args = self._potential_fn is None
         binding = ArgsBinding(model_args, model_kwargs) if uses_args else ArgsBinding((), {})
-        init_fn = self._jitted_init(spec, binding, z_single, batched)
         # NumPy scalars: converting on the device would compile a program each.
         step_size = np.asarray(self._step_size, jnp.result_type(float))
         length = (
@@ -800,32 +814,33 @@ class HMC(MCMCKernel):
             if self._trajectory_length is None
             else np.asarray(self._trajectory_length, jnp.result_type(float))
         )
-        return init_fn(
-            binding.dynamic,
-            z,
-            potential_energy,
-            z_grad,
-            step_size,
-            inverse_mass_matrix,
-            length,
-            rng_key,
-        )
+        inputs = (z, potential_energy, z_grad, step_size, inverse_mass_matrix, length, rng_key)
+        if not self._reads_args_on_host:
+            try:
+                init_fn = self._jitted_init(spec, binding, z_single, batched, False)
+                return init_fn(binding.dynamic, *inputs)
+            except HOST_READ_ERRORS:
+                self._reads_args_on_host = True
+        return self._jitted_init(spec, binding, z_single, batched, True)([], *inputs)
 
     def _jitted_init(
-        self, spec: _Spec, binding: ArgsBinding, z_single: Any, batched: bool
+        self, spec: _Spec, binding: ArgsBinding, z_single: Any, batched: bool, constant: bool
     ) -> Callable:
         """The compiled initial-state function (of a batch of chains when
         ``batched``), cached per latent structure and static model arguments (so
-        that re-running compiles nothing)."""
-        structure = binding.cache_key(traced=True)
-        key = None if structure is None else (structure, batched)
+        that re-running compiles nothing). With ``constant``, the model's array
+        arguments are baked in rather than traced (and passed as ``[]``)."""
+        structure = binding.cache_key(traced=not constant)
+        key = None if structure is None else (structure, batched, constant)
         init_fn = self._init_fns.get(key) if key is not None else None
         if init_fn is not None:
             return init_fn
         check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
 
         def init_one(dynamic, z, potential_energy, z_grad, step_size, imm, length, rng_key):
-            potential_fn = self._potential_for(*binding.rebuild(dynamic))
+            potential_fn = self._potential_for(
+                *binding.rebuild(binding.dynamic if constant else dynamic)
+            )
             return _init_state(
                 spec, potential_fn, z, potential_energy, z_grad, step_size, imm, length, rng_key
             )

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ppl import compilation
 from ppl.handlers import seed, trace
 from ppl.infer.initialization import init_to_uniform
 from ppl.infer.util import DiscreteLatentError, ParamInfo, initialize_model
@@ -31,7 +32,7 @@ from ppl.mcmc.checks import (
     is_batched_key,
 )
 from ppl.mcmc.kernels import MCMCKernel, _identity
-from ppl.mcmc.util import ArgsBinding
+from ppl.mcmc.util import HOST_READ_ERRORS, ArgsBinding
 
 __all__ = [
     "InitialParams",
@@ -304,6 +305,8 @@ class ModelKernel(MCMCKernel):
         self._sample_fn: Callable | None = None
         self._spec_key: tuple | None = None
         self._init_fns: dict = {}
+        # Set when the model reads its array arguments on the host (np.mean(y)).
+        self._reads_args_on_host = False
 
     @property
     def model(self) -> Callable | None:
@@ -365,19 +368,39 @@ class ModelKernel(MCMCKernel):
             ``(init_fn, dynamic_args)``.
         """
         binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
-        args_key = binding.cache_key(traced=True)
-        key = None if args_key is None else (args_key, spec)
+        if self._reads_args_on_host:
+            return self._cached_init(binding, z_single, spec, init_state, True), []
+        traced = self._cached_init(binding, z_single, spec, init_state, False)
+
+        def init_fn(dynamic: list, *operands: Any) -> Any:
+            try:
+                return traced(dynamic, *operands)
+            except HOST_READ_ERRORS:
+                # As NumPyro does without jit_model_args: the model sees concrete arguments.
+                self._reads_args_on_host = True
+            return self._cached_init(binding, z_single, spec, init_state, True)([], *operands)
+
+        return init_fn, binding.dynamic
+
+    def _cached_init(
+        self, binding: ArgsBinding, z_single: Any, spec: Any, init_state: Callable, constant: bool
+    ) -> Callable:
+        """The compiled ``(dynamic_args, *operands) -> init_state(potential_fn, *operands)``;
+        with ``constant`` the model's array arguments are baked in (and ``[]`` is passed)."""
+        args_key = binding.cache_key(traced=not constant)
+        key = None if args_key is None else (args_key, spec, constant)
         if key is not None and key in self._init_fns:
-            return self._init_fns[key], binding.dynamic
+            return self._init_fns[key]
         check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
 
         def init_one(dynamic: list, *operands: Any) -> Any:
-            return init_state(self._potential_for(*binding.rebuild(dynamic)), *operands)
+            args = binding.rebuild(binding.dynamic if constant else dynamic)
+            return init_state(self._potential_for(*args), *operands)
 
-        init_fn = jax.jit(init_one)
+        init_fn = compilation.jit(init_one, "setup")
         if key is not None:
             self._init_fns[key] = init_fn
-        return init_fn, binding.dynamic
+        return init_fn
 
     def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
         if self._potential_fn is not None:

@@ -15,6 +15,7 @@ from jax.flatten_util import ravel_pytree
 from ppl import compilation
 
 __all__ = [
+    "HOST_READ_ERRORS",
     "ArgsBinding",
     "flat_structure",
     "same_arrays",
@@ -22,6 +23,15 @@ __all__ = [
     "uniform_from_key",
     "varying_with",
 ]
+
+
+#: What tracing raises when a model reads a traced argument on the host
+#: (``np.mean(y)``, ``float(x)``); such models get their arguments as constants.
+HOST_READ_ERRORS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerIntegerConversionError,
+)
 
 
 def _is_array(x: Any) -> bool:
