@@ -20,6 +20,17 @@ from ppl.mcmc import MCMC, NUTS, BarkerMH
 from ppl.mcmc.util import varying_with
 
 
+def two_vectorized_chains(kernel, num_warmup, num_samples):
+    return MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+
+
 def odd_shaped_model(y):
     # Shapes used by no other test, so that no eager op is compiled already.
     scale = ppl.sample("scale", dist.HalfNormal(2.0))
@@ -40,14 +51,7 @@ def test_first_run_compiles_only_the_sampler_programs(compile_counter, monkeypat
         lambda self, *a, **k: eager_calls.append(a) or eager(self, *a, **k),
     )
     y = np.random.default_rng(1).normal(0.5, 1.5, size=13).astype(np.float32)
-    mcmc = MCMC(
-        NUTS(odd_shaped_model),
-        num_warmup=30,
-        num_samples=20,
-        num_chains=2,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
+    mcmc = two_vectorized_chains(NUTS(odd_shaped_model), 30, 20)
     for role in ("setup", "loop"):
         compilation.compile_options(role)  # probed once per process
     key = jax.random.PRNGKey(0)
@@ -69,14 +73,7 @@ def dependent_support_model():
 
 @pytest.mark.slow
 def test_support_that_depends_on_a_draw_constrains_each_draw_by_its_own():
-    mcmc = MCMC(
-        NUTS(dependent_support_model),
-        num_warmup=100,
-        num_samples=200,
-        num_chains=2,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
+    mcmc = two_vectorized_chains(NUTS(dependent_support_model), 100, 200)
     mcmc.run(jax.random.PRNGKey(2))
     samples = mcmc.get_samples()
     upper, x = np.asarray(samples["upper"]), np.asarray(samples["x"])
@@ -115,14 +112,7 @@ def test_models_that_read_their_data_on_the_host_sample_their_posterior(kernel, 
     y = np.random.default_rng(4).normal(1.0, 1.0, size=20).astype(np.float32)
     # mu ~ N(mean(y), 1), y_i ~ N(mu, 1): posterior N((mean(y) + sum(y)) / 21, 1 / 21).
     post_mean, post_var = float((y.mean() + y.sum()) / 21.0), 1.0 / 21.0
-    mcmc = MCMC(
-        kernel(centered_on_the_data),
-        num_warmup=300,
-        num_samples=600,
-        num_chains=2,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
+    mcmc = two_vectorized_chains(kernel(centered_on_the_data), 300, 600)
     for seed in (0, 1):  # the second run takes the kept programs
         mcmc.run(jax.random.PRNGKey(seed), y)
         draws = mcmc.get_samples(group_by_chain=True)["mu"]
