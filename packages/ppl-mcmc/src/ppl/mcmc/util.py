@@ -109,8 +109,12 @@ def varying_with(ref: jax.Array, tree: Any) -> Any:
     pass; over nested loops that halves the trace time of NUTS. XLA folds the
     ``select`` of two equal operands away, so the compiled program is unchanged.
     """
-    marker = jnp.isnan(ref)
-    return jax.tree.map(lambda x: jnp.where(marker, x, x), tree)
+    marker = lax.ne(ref, ref)  # NaN test as a primitive: jnp wrappers cost trace time
+
+    def vary(x: jax.Array) -> jax.Array:
+        return lax.select(lax.broadcast(marker, jnp.shape(x)), x, x)
+
+    return jax.tree.map(vary, tree)
 
 
 @functools.cache
