@@ -318,13 +318,16 @@ class BarkerMH(ModelKernel):
         def init_state(potential_fn: Callable, z: Any, step_size: Any, imm: Any, key: Any) -> Any:
             return _barker_init(potential_fn, adapter, z, step_size, imm, key)
 
-        init_fn, dynamic = self._compiled_init(
-            model_args, model_kwargs, z_single, self._spec_key, init_state
-        )
-        if batched:
-            init_fn = jax.vmap(init_fn, in_axes=(None, 0, None, None, 0))
         step_size = jnp.asarray(self._step_size, jnp.result_type(float))
-        return init_fn(dynamic, z, step_size, inverse_mass_matrix, rng_key)
+        return self._run_compiled_init(
+            model_args,
+            model_kwargs,
+            z_single,
+            self._spec_key,
+            init_state,
+            (z, step_size, inverse_mass_matrix, rng_key),
+            (None, 0, None, None, 0) if batched else None,
+        )
 
     def _transition(self, potential_fn: Callable, state: BarkerMHState) -> BarkerMHState:
         return _barker_transition(potential_fn, self._adapter, self._num_warmup, state)

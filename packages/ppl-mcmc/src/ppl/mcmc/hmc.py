@@ -40,7 +40,6 @@ from ppl.mcmc.checks import (
     as_float_tree,
     check_init_params_against_model,
     check_positive,
-    check_scalar_potential,
     describe_shapes,
     is_batched_key,
     structure_key,
@@ -56,6 +55,7 @@ from ppl.mcmc.metrics import (
     normalize_dense_mass,
     resolve_layout,
 )
+from ppl.mcmc.model_init import run_compiled_init
 from ppl.mcmc.trajectory import MAX_DELTA_ENERGY, build_tree, static_trajectory
 from ppl.mcmc.util import (
     HOST_READ_ERRORS,
@@ -814,43 +814,20 @@ class HMC(MCMCKernel):
             if self._trajectory_length is None
             else np.asarray(self._trajectory_length, jnp.result_type(float))
         )
-        inputs = (z, potential_energy, z_grad, step_size, inverse_mass_matrix, length, rng_key)
-        if not self._reads_args_on_host:
-            try:
-                init_fn = self._jitted_init(spec, binding, z_single, batched, False)
-                return init_fn(binding.dynamic, *inputs)
-            except HOST_READ_ERRORS:
-                self._reads_args_on_host = True
-        return self._jitted_init(spec, binding, z_single, batched, True)([], *inputs)
 
-    def _jitted_init(
-        self, spec: _Spec, binding: ArgsBinding, z_single: Any, batched: bool, constant: bool
-    ) -> Callable:
-        """The compiled initial-state function (of a batch of chains when
-        ``batched``), cached per latent structure and static model arguments (so
-        that re-running compiles nothing). With ``constant``, the model's array
-        arguments are baked in rather than traced (and passed as ``[]``)."""
-        structure = binding.cache_key(traced=not constant)
-        key = None if structure is None else (structure, batched, constant)
-        init_fn = self._init_fns.get(key) if key is not None else None
-        if init_fn is not None:
-            return init_fn
-        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+        def init_state(potential_fn: Callable, *operands: Any) -> HMCState:
+            return _init_state(spec, potential_fn, *operands)
 
-        def init_one(dynamic, z, potential_energy, z_grad, step_size, imm, length, rng_key):
-            potential_fn = self._potential_for(
-                *binding.rebuild(binding.dynamic if constant else dynamic)
-            )
-            return _init_state(
-                spec, potential_fn, z, potential_energy, z_grad, step_size, imm, length, rng_key
-            )
-
-        if batched:
-            init_one = jax.vmap(init_one, in_axes=(None, 0, 0, 0, None, None, None, 0))
-        init_fn = compilation.jit(init_one, "setup")
-        if key is not None:
-            self._init_fns[key] = init_fn
-        return init_fn
+        # The cache of compiled initial states is reset whenever the spec changes.
+        return run_compiled_init(
+            self,
+            binding,
+            z_single,
+            (),
+            init_state,
+            (z, potential_energy, z_grad, step_size, inverse_mass_matrix, length, rng_key),
+            (None, 0, 0, 0, None, None, None, 0) if batched else None,
+        )
 
     def _sample_any(self, state: HMCState, model_args: tuple, model_kwargs: dict) -> HMCState:
         potential_fn = self._potential_for(model_args, model_kwargs)

@@ -43,6 +43,7 @@ __all__ = [
     "initialize_kernel_model",
     "prepare_initial_params",
     "require_init_params",
+    "run_compiled_init",
     "unwrap_init_params",
 ]
 
@@ -251,6 +252,63 @@ def prepare_initial_params(
     return InitialParams(rng_key, z, z_single, batched, potential_fn_gen, postprocess_fn_gen)
 
 
+def run_compiled_init(
+    kernel: Any,
+    binding: ArgsBinding,
+    z_single: Any,
+    spec: Any,
+    init_state: Callable,
+    operands: tuple,
+    in_axes: tuple | None = None,
+) -> Any:
+    """``init_state(potential_fn, *operands)``, compiled once per argument
+    structure and ``spec`` (a hashable description of everything else
+    ``init_state`` depends on) and kept in ``kernel._init_fns``.
+
+    The model's array arguments are traced, so new data of the same shapes
+    reuses the program. A model that reads them on the host (``np.mean(y)``)
+    gets them baked in instead, as NumPyro does without ``jit_model_args``;
+    ``kernel._reads_args_on_host`` remembers it. With ``in_axes`` the function
+    is vectorized over a batch of chains inside the compiled program (the
+    axes of ``(model arguments, *operands)``).
+    """
+    if not kernel._reads_args_on_host:
+        try:
+            program = _compiled_init(kernel, binding, z_single, spec, init_state, in_axes, False)
+            return program(binding.dynamic, *operands)
+        except HOST_READ_ERRORS:
+            kernel._reads_args_on_host = True
+    program = _compiled_init(kernel, binding, z_single, spec, init_state, in_axes, True)
+    return program([], *operands)
+
+
+def _compiled_init(
+    kernel: Any,
+    binding: ArgsBinding,
+    z_single: Any,
+    spec: Any,
+    init_state: Callable,
+    in_axes: tuple | None,
+    constant: bool,
+) -> Callable:
+    args_key = binding.cache_key(traced=not constant)
+    key = None if args_key is None else (args_key, spec, in_axes, constant)
+    if key is not None and key in kernel._init_fns:
+        return kernel._init_fns[key]
+    check_scalar_potential(kernel._potential_for(*binding.rebuild(binding.dynamic)), z_single)
+
+    def init_one(dynamic: list, *operands: Any) -> Any:
+        args = binding.rebuild(binding.dynamic if constant else dynamic)
+        return init_state(kernel._potential_for(*args), *operands)
+
+    program = compilation.jit(
+        init_one if in_axes is None else jax.vmap(init_one, in_axes=in_axes), "setup"
+    )
+    if key is not None:
+        kernel._init_fns[key] = program
+    return program
+
+
 class ModelKernel(MCMCKernel):
     """Base class of the kernels built from exactly one of a ``model`` and a ``potential_fn``.
 
@@ -261,7 +319,7 @@ class ModelKernel(MCMCKernel):
     model arguments.
 
     A single-chain kernel's ``init`` calls ``_prepare_init`` and then
-    ``_compiled_init``, and sets ``_sample_fn`` to ``_sample_chains``, which
+    ``_run_compiled_init``, and sets ``_sample_fn`` to ``_sample_chains``, which
     applies its ``_transition`` to one chain or to a batch of chains.
 
     Args:
@@ -347,60 +405,20 @@ class ModelKernel(MCMCKernel):
         self._keep_model_fns(init)
         return init
 
-    def _compiled_init(
+    def _run_compiled_init(
         self,
         model_args: tuple,
         model_kwargs: dict,
         z_single: Any,
         spec: Any,
         init_state: Callable,
-    ) -> tuple[Callable, list]:
-        """The compiled initial-state function and the model arguments to call it with.
-
-        The function maps ``(dynamic_args, *operands)`` to
-        ``init_state(potential_fn, *operands)``, with the array arguments of the
-        model traced (so new data of the same shapes reuses it); it is cached per
-        static model arguments and ``spec``, a hashable description of
-        everything else ``init_state`` depends on. A kernel built from a
-        ``potential_fn`` ignores the model arguments.
-
-        Returns:
-            ``(init_fn, dynamic_args)``.
-        """
+        operands: tuple,
+        in_axes: tuple | None = None,
+    ) -> Any:
+        """:func:`run_compiled_init` on this kernel's model arguments (ignored by a
+        kernel built from a ``potential_fn``)."""
         binding = ArgsBinding(model_args, model_kwargs) if self._model else ArgsBinding((), {})
-        if self._reads_args_on_host:
-            return self._cached_init(binding, z_single, spec, init_state, True), []
-        traced = self._cached_init(binding, z_single, spec, init_state, False)
-
-        def init_fn(dynamic: list, *operands: Any) -> Any:
-            try:
-                return traced(dynamic, *operands)
-            except HOST_READ_ERRORS:
-                # As NumPyro does without jit_model_args: the model sees concrete arguments.
-                self._reads_args_on_host = True
-            return self._cached_init(binding, z_single, spec, init_state, True)([], *operands)
-
-        return init_fn, binding.dynamic
-
-    def _cached_init(
-        self, binding: ArgsBinding, z_single: Any, spec: Any, init_state: Callable, constant: bool
-    ) -> Callable:
-        """The compiled ``(dynamic_args, *operands) -> init_state(potential_fn, *operands)``;
-        with ``constant`` the model's array arguments are baked in (and ``[]`` is passed)."""
-        args_key = binding.cache_key(traced=not constant)
-        key = None if args_key is None else (args_key, spec, constant)
-        if key is not None and key in self._init_fns:
-            return self._init_fns[key]
-        check_scalar_potential(self._potential_for(*binding.rebuild(binding.dynamic)), z_single)
-
-        def init_one(dynamic: list, *operands: Any) -> Any:
-            args = binding.rebuild(binding.dynamic if constant else dynamic)
-            return init_state(self._potential_for(*args), *operands)
-
-        init_fn = compilation.jit(init_one, "setup")
-        if key is not None:
-            self._init_fns[key] = init_fn
-        return init_fn
+        return run_compiled_init(self, binding, z_single, spec, init_state, operands, in_axes)
 
     def _potential_for(self, model_args: tuple, model_kwargs: dict) -> Callable:
         if self._potential_fn is not None:

@@ -353,10 +353,15 @@ class SA(ModelKernel):
             return _sa_init(potential_fn, z, size, dense, rng_key)
 
         spec = (structure_key(z_single), size)
-        init_fn, dynamic = self._compiled_init(model_args, model_kwargs, z_single, spec, init_state)
-        if batched:
-            init_fn = jax.vmap(init_fn, in_axes=(None, 0, 0))
-        return init_fn(dynamic, z, rng_key)
+        return self._run_compiled_init(
+            model_args,
+            model_kwargs,
+            z_single,
+            spec,
+            init_state,
+            (z, rng_key),
+            (None, 0, 0) if batched else None,
+        )
 
     def _transition(self, potential_fn: Callable, state: SAState) -> SAState:
         return _sa_transition(potential_fn, self._num_warmup, state)
