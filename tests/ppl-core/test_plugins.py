@@ -180,3 +180,94 @@ def test_numpyro_style_submodules_resolve_their_names(fake_plugin, monkeypatch):
     monkeypatch.setattr("ppl.infer._facade._installed_version", lambda package: None)
     with pytest.raises(ImportError, match="pip install ppl-vi"):
         from ppl.infer.elbo import Trace_ELBO  # noqa: F401
+
+
+# -- lazy entries and exports ----------------------------------------------------
+
+
+@pytest.fixture
+def lazy_module(tmp_path, monkeypatch):
+    """A module on sys.path that records its import, and is forgotten afterwards."""
+    name = "ppl_lazy_target_for_tests"
+    (tmp_path / f"{name}.py").write_text("IMPORTS = [1]\n\nclass LazyKernel:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_lazy_entry_is_imported_on_first_look_up(lazy_module):
+    from ppl.plugins import lazy
+
+    def register_kernels(register):
+        register("LazyKernel", lazy(f"{lazy_module}:LazyKernel"))
+
+    assert registry.register_plugin(make_plugin(register_kernels=register_kernels), "lazy")
+    try:
+        assert lazy_module not in sys.modules
+        assert registry.names("kernels").count("LazyKernel") == 1
+        assert lazy_module not in sys.modules  # listing names imports nothing
+        from ppl.infer import LazyKernel
+
+        assert LazyKernel is sys.modules[lazy_module].LazyKernel
+        assert registry.get("kernels", "LazyKernel") is LazyKernel
+        assert sys.modules[lazy_module].IMPORTS == [1]  # imported once
+    finally:
+        registry.unregister_plugin("lazy")
+
+
+def test_lazy_entry_that_fails_to_import_is_dropped_with_a_warning():
+    import ppl.infer
+    from ppl.plugins import lazy
+
+    def register_kernels(register):
+        register("GhostKernel", lazy("ppl_no_such_module_anywhere:GhostKernel"))
+
+    assert registry.register_plugin(make_plugin(register_kernels=register_kernels), "ghost")
+    try:
+        warning = r"'ghost' registered 'GhostKernel'.*failed to import"
+        with pytest.warns(PluginWarning, match=warning):
+            with pytest.raises(AttributeError, match="no installed plugin provides it"):
+                ppl.infer.GhostKernel  # noqa: B018
+        assert "GhostKernel" not in registry.names("kernels")
+        assert any("GhostKernel" in s.reason for s in registry.skipped())
+    finally:
+        registry.unregister_plugin("ghost")
+
+
+@pytest.mark.parametrize("target", ["", "pkg:", "pkg.:Name", "pkg:Na-me", "1pkg:Name"])
+def test_lazy_rejects_malformed_targets(target):
+    from ppl.plugins import lazy
+
+    with pytest.raises(ValueError, match=r"package\.module:attribute"):
+        lazy(target)
+
+
+def test_lazy_resolves_modules_and_dotted_attributes():
+    from ppl.plugins import LazyEntry, lazy
+
+    module = sys.modules["ppl.plugins.lazy"]
+    assert lazy("ppl.plugins.lazy").load() is module
+    assert lazy("ppl.plugins.lazy:LazyEntry.load").load() is LazyEntry.load
+
+
+def test_lazy_exports_import_a_name_on_first_access(lazy_module):
+    from ppl.plugins import lazy_exports
+
+    package = types.ModuleType("ppl_lazy_package_for_tests")
+    package.__path__ = []
+    sys.modules[package.__name__] = package
+    sys.modules[f"{package.__name__}.impl"] = sys.modules.setdefault(
+        lazy_module, __import__(lazy_module)
+    )
+    try:
+        getattr_, dir_ = lazy_exports(package.__name__, {"LazyKernel": "impl", "impl": "impl"})
+        package.__getattr__ = getattr_
+        assert "LazyKernel" in dir_()
+        assert package.LazyKernel is sys.modules[lazy_module].LazyKernel
+        assert vars(package)["LazyKernel"] is package.LazyKernel  # cached in the namespace
+        assert package.impl is sys.modules[lazy_module]
+        with pytest.raises(AttributeError, match="has no attribute 'Missing'"):
+            package.Missing  # noqa: B018
+    finally:
+        sys.modules.pop(package.__name__, None)
+        sys.modules.pop(f"{package.__name__}.impl", None)

@@ -27,7 +27,6 @@ from ppl.primitives import (
     sample,
     subsample,
 )
-from ppl.render import render_model
 from ppl.util import (
     enable_validation,
     enable_x64,
@@ -81,4 +80,9 @@ _LAZY_SUBMODULES = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"ppl.{name}")
+    if name == "render_model":
+        # Imported on first use: ppl.render needs jax.extend, which costs start-up time.
+        from ppl.render import render_model
+
+        return render_model
     raise AttributeError(f"module 'ppl' has no attribute {name!r}")

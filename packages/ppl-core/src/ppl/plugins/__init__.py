@@ -16,10 +16,13 @@ The module declares ``PPL_PLUGIN_API = 1`` and implements any of the hooks in
     def register_kernels(register):
         register("MyKernel", MyKernel)
 
-ppl's own packages register exactly this way.
+ppl's own packages register exactly this way. A name registered as
+``lazy("my_package.kernel:MyKernel")`` is imported on its first look-up, so
+that a plugin costs nothing at start-up until it is used.
 """
 
 from ppl.plugins.hookspecs import hookimpl, hookspec
+from ppl.plugins.lazy import LazyEntry, lazy, lazy_exports
 from ppl.plugins.registry import (
     PLUGIN_API_VERSION,
     PluginInfo,
@@ -30,10 +33,13 @@ from ppl.plugins.registry import (
 
 __all__ = [
     "PLUGIN_API_VERSION",
+    "LazyEntry",
     "PluginInfo",
     "PluginWarning",
     "Registry",
     "hookimpl",
     "hookspec",
+    "lazy",
+    "lazy_exports",
     "registry",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 import pluggy
 
 from ppl.plugins import hookspecs
+from ppl.plugins.lazy import LazyEntry
 
 #: The plugin API this core speaks. A plugin declares the version it was
 #: written against in its module attribute ``PPL_PLUGIN_API``.
@@ -216,9 +217,36 @@ class Registry:
     # -- look-ups ----------------------------------------------------------
 
     def lookup(self, kind: str, name: str) -> Any:
-        """The object registered under ``name`` in ``kind``; ``KeyError`` if none."""
+        """The object registered under ``name`` in ``kind``; ``KeyError`` if none.
+
+        A :func:`~ppl.plugins.lazy.lazy` entry is imported here, once. One that
+        fails to import is dropped with a :class:`PluginWarning` (and a
+        ``KeyError``), as a plugin that fails to load is.
+        """
         self.manager  # noqa: B018 - triggers discovery
-        return self._entries[kind][name]
+        obj = self._entries[kind][name]
+        if isinstance(obj, LazyEntry):
+            obj = self._load_lazy(kind, name, obj)
+        return obj
+
+    def _load_lazy(self, kind: str, name: str, entry: LazyEntry) -> Any:
+        with self._lock:
+            if self._entries[kind].get(name) is not entry:  # loaded by another thread
+                return self._entries[kind][name]
+            try:
+                obj = entry.load()
+            except Exception as error:
+                provider = self._providers[kind].pop(name)
+                del self._entries[kind][name]
+                self._generation += 1
+                self._skip(
+                    f"{provider}:{name}",
+                    f"plugin {provider!r} registered {name!r} as {entry.target!r}, which "
+                    f"failed to import: {error!r}",
+                )
+                raise KeyError(name) from error
+            self._entries[kind][name] = obj
+            return obj
 
     def get(self, kind: str, name: str, default: Any = None) -> Any:
         try:
