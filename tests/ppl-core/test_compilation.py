@@ -11,10 +11,10 @@ from ppl import compilation
 @pytest.fixture
 def restore_settings(monkeypatch):
     monkeypatch.setattr(compilation, "_CPU_OPTIONS", dict(compilation._CPU_OPTIONS))
-    compilation._accepted.cache_clear()
+    compilation._known_options.cache_clear()
     yield
     compilation.set_fast_compile(True)
-    compilation._accepted.cache_clear()
+    compilation._known_options.cache_clear()
 
 
 def test_cpu_roles_get_their_options(restore_settings):
@@ -34,6 +34,16 @@ def test_options_unknown_to_jaxlib_are_dropped(restore_settings, monkeypatch):
         {"xla_backend_optimization_level": 0, "xla_no_such_option_anywhere": 3},
     )
     assert compilation.compile_options("setup") == {"xla_backend_optimization_level": 0}
+    assert compilation.compile_options("loop") == {"xla_backend_optimization_level": 1}
+
+
+def test_one_probe_compile_serves_every_role(restore_settings, monkeypatch):
+    probes = []
+    real = compilation._compiles_with
+    monkeypatch.setattr(compilation, "_compiles_with", lambda o: probes.append(o) or real(o))
+    for role in ("setup", "loop", "default", "setup"):
+        compilation.compile_options(role)
+    assert len(probes) == 1
 
 
 def test_other_backends_and_opting_out_get_xla_defaults(restore_settings, monkeypatch):

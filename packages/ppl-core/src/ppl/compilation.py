@@ -17,7 +17,7 @@ role              CPU options
 
 Other backends (GPU, TPU) always get XLA's defaults, as does every program
 after :func:`set_fast_compile` ``(False)``. Options the installed jaxlib does
-not know are dropped (checked once per process), so a jaxlib upgrade never
+not know are dropped (checked once per process, by one small compile), so a jaxlib upgrade never
 turns into a compile error.
 """
 
@@ -66,11 +66,15 @@ def _compiles_with(options: dict[str, Any]) -> bool:
 
 
 @functools.cache
-def _accepted(options: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
-    # One probe for the usual case; option by option only when it fails.
-    if _compiles_with(dict(options)):
-        return options
-    return tuple(item for item in options if _compiles_with(dict([item])))
+def _known_options() -> frozenset[str]:
+    # One probe compile covers every role's option names (values do not matter
+    # to whether XLA knows a name); name by name only when it fails.
+    probe = {}
+    for options in _CPU_OPTIONS.values():
+        probe.update(options)
+    if _compiles_with(probe):
+        return frozenset(probe)
+    return frozenset(name for name, value in probe.items() if _compiles_with({name: value}))
 
 
 def compile_options(role: Role) -> dict[str, Any]:
@@ -82,8 +86,11 @@ def compile_options(role: Role) -> dict[str, Any]:
         raise ValueError(f"role must be one of {sorted(_CPU_OPTIONS)}, got {role!r}")
     if not _fast_compile or jax.default_backend() != "cpu":
         return {}
-    options = tuple(sorted(_CPU_OPTIONS[role].items()))
-    return dict(_accepted(options)) if options else {}
+    options = _CPU_OPTIONS[role]
+    if not options:
+        return {}
+    known = _known_options()
+    return {name: value for name, value in options.items() if name in known}
 
 
 def jit(fn: Callable, role: Role, **jit_kwargs: Any) -> Callable:
