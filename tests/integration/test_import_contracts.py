@@ -3,7 +3,9 @@
 Every ``.py`` file under each package's ``src/`` is parsed and all of its
 imports are collected: module-level ones, the lazy ones inside functions,
 ``if TYPE_CHECKING:`` blocks, relative imports (resolved against the file's
-own module name) and ``importlib.import_module("literal")`` calls. Then:
+own module name), ``importlib.import_module("literal")`` calls and the
+targets of lazy registry entries (``lazy("pkg.module:Name")``, and the literal
+package prefix of ``lazy(f"pkg.{module}:{name}")``). Then:
 
 * ppl-core imports no plugin;
 * ppl-distributions imports only ppl-core modules and itself;
@@ -100,7 +102,30 @@ def collect_imports(source: str, module: str, is_package: bool) -> list[tuple[st
             and _is_import_module(node.func)
         ):
             found.append((node.args[0].value, node.lineno, True))
+        elif isinstance(node, ast.Call) and node.args and _is_lazy(node.func):
+            target = _lazy_module(node.args[0])
+            if target:
+                found.append((target, node.lineno, True))
     return found
+
+
+def _is_lazy(func: ast.expr) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "lazy"
+    return isinstance(func, ast.Name) and func.id == "lazy"
+
+
+def _lazy_module(arg: ast.expr) -> str | None:
+    """The module a ``lazy(...)`` target names: all of a literal, or the literal
+    package prefix of an f-string (``f"ppl.mcmc.{module}:{name}"`` -> ``ppl.mcmc``)."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value.partition(":")[0]
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        head = str(arg.values[0].value)
+        # Before a ':' all is module; otherwise the formatted part ends the last name.
+        module = head.partition(":")[0] if ":" in head else head.rpartition(".")[0]
+        return module or None
+    return None
 
 
 def _is_import_module(func: ast.expr) -> bool:
@@ -185,6 +210,17 @@ def test_collector_finds_lazy_relative_and_dynamic_imports():
     # A package's __init__ resolves "." to itself, a module to its parent.
     found = {n for n, *_ in collect_imports("from . import x", "ppl.tfp", is_package=True)}
     assert found == {"ppl.tfp", "ppl.tfp.x"}
+
+
+def test_collector_sees_lazy_registry_targets():
+    source = (
+        'register("A", lazy("ppl.vi.svi:SVI"))\n'
+        'register("B", lazy(f"ppl.mcmc.{module}:{name}"))\n'
+        'register("C", plugins.lazy(f"ppl.optim:{name}"))\n'
+        'register("D", lazy("ppl.vi.autoguide"))\n'
+    )
+    found = {name for name, *_ in collect_imports(source, "ppl.tfp.plugin", is_package=False)}
+    assert found == {"ppl.vi.svi", "ppl.mcmc", "ppl.optim", "ppl.vi.autoguide"}
 
 
 def test_owner_map_follows_the_trees():

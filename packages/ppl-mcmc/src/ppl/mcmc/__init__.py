@@ -3,61 +3,56 @@
 
 The same names are available from :mod:`ppl.infer` once this package is
 installed (it registers them through its plugin entry point).
+
+Each name is imported from its module on first access (``from ppl.mcmc import
+NUTS`` loads NUTS and what it needs, not every kernel), which keeps the start
+of a program short.
 """
 
-from ppl.mcmc import diagnostics
-from ppl.mcmc.adaptation import HMCAdaptState, build_adaptation_schedule, warmup_adapter
-from ppl.mcmc.barker import BarkerMH, BarkerMHState
-from ppl.mcmc.discrete_gibbs import DiscreteGibbs, DiscreteGibbsState
-from ppl.mcmc.ensemble import AIES, ESS, AIESState, EnsembleSampler, EnsembleSamplerState, ESSState
-from ppl.mcmc.functional import hmc
-from ppl.mcmc.gibbs import CustomGibbs, Gibbs, GibbsState
-from ppl.mcmc.hmc import HMC, HMCState
-from ppl.mcmc.hmc_ecs import HMCECS, HMCECSState, taylor_proxy
-from ppl.mcmc.hmc_gibbs import DiscreteHMCGibbs, HMCGibbs, HMCGibbsState
-from ppl.mcmc.integrators import IntegratorState, velocity_verlet
-from ppl.mcmc.kernels import MCMCKernel
-from ppl.mcmc.mcmc import MCMC
-from ppl.mcmc.metrics import euclidean_kinetic_energy
-from ppl.mcmc.mixed_hmc import MixedHMC, MixedHMCState
-from ppl.mcmc.nuts import NUTS
-from ppl.mcmc.sa import SA, SAState
+# Bound eagerly: importing the submodule ppl.mcmc.hmc would otherwise make
+# `ppl.mcmc.hmc` the module, not the functional interface.
+from ppl.mcmc.functional import hmc as hmc
+from ppl.plugins.lazy import lazy_exports
 
-__all__ = [
-    "HMCECS",
-    "HMCECSState",
-    "taylor_proxy",
-    "DiscreteGibbs",
-    "DiscreteGibbsState",
-    "DiscreteHMCGibbs",
-    "MixedHMC",
-    "MixedHMCState",
-    "AIES",
-    "AIESState",
-    "BarkerMH",
-    "BarkerMHState",
-    "ESS",
-    "ESSState",
-    "EnsembleSampler",
-    "EnsembleSamplerState",
-    "SA",
-    "SAState",
-    "CustomGibbs",
-    "Gibbs",
-    "GibbsState",
-    "HMC",
-    "HMCGibbs",
-    "HMCGibbsState",
-    "MCMC",
-    "NUTS",
-    "HMCAdaptState",
-    "HMCState",
-    "IntegratorState",
-    "MCMCKernel",
-    "build_adaptation_schedule",
-    "diagnostics",
-    "euclidean_kinetic_energy",
-    "hmc",
-    "velocity_verlet",
-    "warmup_adapter",
-]
+#: public name -> the module that defines it (a module maps to itself).
+EXPORTS = {
+    "diagnostics": "diagnostics",
+    "HMCAdaptState": "adaptation",
+    "build_adaptation_schedule": "adaptation",
+    "warmup_adapter": "adaptation",
+    "BarkerMH": "barker",
+    "BarkerMHState": "barker",
+    "DiscreteGibbs": "discrete_gibbs",
+    "DiscreteGibbsState": "discrete_gibbs",
+    "AIES": "ensemble",
+    "AIESState": "ensemble",
+    "ESS": "ensemble",
+    "ESSState": "ensemble",
+    "EnsembleSampler": "ensemble",
+    "EnsembleSamplerState": "ensemble",
+    "CustomGibbs": "gibbs",
+    "Gibbs": "gibbs",
+    "GibbsState": "gibbs",
+    "HMC": "hmc",
+    "HMCState": "hmc",
+    "HMCECS": "hmc_ecs",
+    "HMCECSState": "hmc_ecs",
+    "taylor_proxy": "hmc_ecs",
+    "DiscreteHMCGibbs": "hmc_gibbs",
+    "HMCGibbs": "hmc_gibbs",
+    "HMCGibbsState": "hmc_gibbs",
+    "IntegratorState": "integrators",
+    "velocity_verlet": "integrators",
+    "MCMCKernel": "kernels",
+    "MCMC": "mcmc",
+    "euclidean_kinetic_energy": "metrics",
+    "MixedHMC": "mixed_hmc",
+    "MixedHMCState": "mixed_hmc",
+    "NUTS": "nuts",
+    "SA": "sa",
+    "SAState": "sa",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
+
+__all__ = sorted([*EXPORTS, "hmc"])

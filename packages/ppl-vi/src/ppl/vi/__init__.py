@@ -6,55 +6,42 @@ objective (:class:`Trace_ELBO`, :class:`TraceMeanField_ELBO`,
 guides automatically; :mod:`ppl.optim` holds the optimizers (any optax
 transformation works too). Through the plugin registry these are also
 ``ppl.infer.SVI``, ``ppl.infer.autoguide.AutoNormal`` and so on.
+
+Each name is imported from its module on first access, so that importing
+``ppl.vi`` (which plugin discovery does) does not import optax.
 """
 
-from ppl.vi import autoguide
-from ppl.vi.autoguide import (
-    AutoBatchedLowRankMultivariateNormal,
-    AutoBatchedMultivariateNormal,
-    AutoBNAFNormal,
-    AutoContinuous,
-    AutoDAIS,
-    AutoDelta,
-    AutoDiagonalNormal,
-    AutoGuide,
-    AutoGuideList,
-    AutoIAFNormal,
-    AutoLaplaceApproximation,
-    AutoLowRankMultivariateNormal,
-    AutoMultivariateNormal,
-    AutoNormal,
-)
-from ppl.vi.elbo import ELBO, Trace_ELBO, TraceMeanField_ELBO
-from ppl.vi.renyi import RenyiELBO
-from ppl.vi.reparam import NeuTraReparam
-from ppl.vi.svi import SVI, NonFiniteLossError, SVIRunResult, SVIState
-from ppl.vi.tracegraph import TraceGraph_ELBO
+from ppl.plugins.lazy import lazy_exports
 
-__all__ = [
-    "ELBO",
-    "SVI",
-    "AutoBNAFNormal",
-    "AutoBatchedLowRankMultivariateNormal",
-    "AutoBatchedMultivariateNormal",
-    "AutoContinuous",
-    "AutoDAIS",
-    "AutoDelta",
-    "AutoDiagonalNormal",
-    "AutoGuide",
-    "AutoGuideList",
-    "AutoIAFNormal",
-    "AutoLaplaceApproximation",
-    "AutoLowRankMultivariateNormal",
-    "AutoMultivariateNormal",
-    "AutoNormal",
-    "NeuTraReparam",
-    "NonFiniteLossError",
-    "RenyiELBO",
-    "SVIRunResult",
-    "SVIState",
-    "TraceGraph_ELBO",
-    "TraceMeanField_ELBO",
-    "Trace_ELBO",
-    "autoguide",
-]
+#: public name -> the module that defines it, relative to this package.
+EXPORTS = {
+    "autoguide": "autoguide",
+    "AutoBatchedLowRankMultivariateNormal": "autoguide",
+    "AutoBatchedMultivariateNormal": "autoguide",
+    "AutoBNAFNormal": "autoguide",
+    "AutoContinuous": "autoguide",
+    "AutoDAIS": "autoguide",
+    "AutoDelta": "autoguide",
+    "AutoDiagonalNormal": "autoguide",
+    "AutoGuide": "autoguide",
+    "AutoGuideList": "autoguide",
+    "AutoIAFNormal": "autoguide",
+    "AutoLaplaceApproximation": "autoguide",
+    "AutoLowRankMultivariateNormal": "autoguide",
+    "AutoMultivariateNormal": "autoguide",
+    "AutoNormal": "autoguide",
+    "ELBO": "elbo",
+    "Trace_ELBO": "elbo",
+    "TraceMeanField_ELBO": "elbo",
+    "RenyiELBO": "renyi",
+    "NeuTraReparam": "reparam",
+    "SVI": "svi",
+    "NonFiniteLossError": "svi",
+    "SVIRunResult": "svi",
+    "SVIState": "svi",
+    "TraceGraph_ELBO": "tracegraph",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
+
+__all__ = sorted(EXPORTS)

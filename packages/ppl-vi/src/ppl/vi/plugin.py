@@ -3,6 +3,8 @@
 Registers SVI, the ELBO objectives and the autoguides as inference utilities
 (``ppl.infer.SVI``, ``ppl.infer.autoguide.AutoNormal``), the optimizers of
 :mod:`ppl.optim`, and :class:`~ppl.vi.NeuTraReparam` as a reparameterizer.
+Entries are lazy: their modules (and optax) are imported when a name is first
+looked up.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ppl.plugins import hookimpl
+from ppl.plugins.lazy import lazy
 
 PPL_PLUGIN_API = 1
 
@@ -41,11 +44,9 @@ _INFERENCE = [
 
 @hookimpl
 def register_inference(register: Callable) -> None:
-    import ppl.vi as vi
-
     for name in _INFERENCE:
-        register(name, getattr(vi, name))
-    register("autoguide", vi.autoguide)
+        register(name, lazy(f"ppl.vi:{name}"))
+    register("autoguide", lazy("ppl.vi.autoguide"))
 
 
 @hookimpl
@@ -53,11 +54,9 @@ def register_optimizers(register: Callable) -> None:
     import ppl.optim as optim
 
     for name in optim.__all__:
-        register(name, getattr(optim, name))
+        register(name, lazy(f"ppl.optim:{name}"))
 
 
 @hookimpl
 def register_reparams(register: Callable) -> None:
-    from ppl.vi.reparam import NeuTraReparam
-
-    register("NeuTraReparam", NeuTraReparam)
+    register("NeuTraReparam", lazy("ppl.vi.reparam:NeuTraReparam"))
