@@ -353,6 +353,21 @@ class _ModelSetup(NamedTuple):
     search: Callable[[list, jax.Array], tuple[ParamInfo, jax.Array]]
 
 
+def _state_key(rng_key: jax.Array) -> jax.Array:
+    """The half of one kernel key that the sampler state gets."""
+    return jax.random.split(rng_key)[0]
+
+
+def _model_key_of_one(rng_key: jax.Array) -> jax.Array:
+    """The half of one kernel key that initializes the model."""
+    return jax.random.split(rng_key)[1]
+
+
+def _model_key(rng_key: jax.Array, batched: bool) -> jax.Array:
+    """:func:`_model_key_of_one` of a key or of each key of a batch."""
+    return split_keys(rng_key, 2, batched=batched, unstack=True)[1]
+
+
 def _fixes_values_from_key(model_trace: dict) -> bool:
     """Whether the model's potential holds values drawn with the initialization key
     (``param`` sites, subsample indices), so that it must be rebuilt on every run."""
@@ -554,7 +569,9 @@ class HMC(MCMCKernel):
         binding = ArgsBinding(model_args, model_kwargs)
         setup = self._model_setup_for(rng_key, binding, batched)
         if setup is None or self._reads_args_on_host:
-            return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
+            return self._init_model_eagerly(
+                _model_key(rng_key, batched), init_params, model_args, model_kwargs, batched
+            )
         if init_params is not None:
             init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
             if batched:
@@ -566,10 +583,14 @@ class HMC(MCMCKernel):
         except HOST_READ_ERRORS:
             # As NumPyro does without jit_model_args: the model sees concrete arguments.
             self._reads_args_on_host = True
-            return self._init_model_eagerly(rng_key, init_params, model_args, model_kwargs, batched)
+            return self._init_model_eagerly(
+                _model_key(rng_key, batched), init_params, model_args, model_kwargs, batched
+            )
         if not bool(valid):
             # The eager search names the sites at fault.
-            return self._init_model_eagerly(rng_key, None, model_args, model_kwargs, batched)
+            return self._init_model_eagerly(
+                _model_key(rng_key, batched), None, model_args, model_kwargs, batched
+            )
         return param_info
 
     def _initialize(self, key: jax.Array, model_args: tuple, model_kwargs: dict, **options):
@@ -666,7 +687,7 @@ class HMC(MCMCKernel):
         return model_info._replace(param_info=param_info, model_trace=None), transforms
 
     def _compiled_search(self, binding: ArgsBinding, batched: bool) -> Callable:
-        """``(array arguments, key or keys) -> (ParamInfo, all finite)``: the first
+        """``(array arguments, kernel key or keys) -> (ParamInfo, all finite)``: the first
         draw of the initial-point search of :func:`~ppl.infer.util.initialize_model`
         (one per key), compiled once per argument structure.
 
@@ -682,8 +703,8 @@ class HMC(MCMCKernel):
 
         def attempt(dynamic: list, key: jax.Array) -> ParamInfo:
             args, kwargs = binding.rebuild(dynamic)
-            # The key of the search's first draw.
-            _, first = jax.random.split(key)
+            # The key of the search's first draw, from the model's key.
+            _, first = jax.random.split(_model_key_of_one(key))
             seeded = substitute(seed(model, rng_seed=first), substitute_fn=strategy)
             model_trace = trace(seeded).get_trace(*args, **kwargs)
             transforms = latent_transforms(model_trace)
@@ -779,11 +800,10 @@ class HMC(MCMCKernel):
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
         batched = is_batched_key(rng_key)
-        rng_key, key_model = split_keys(rng_key, 2, batched=batched, unstack=True)
+        # The key splits into the state's key and the model's; the compiled search
+        # and initial state split it themselves rather than in a program of their own.
         if self._model is not None:
-            init_params = self._init_model(
-                key_model, init_params, model_args, model_kwargs, batched
-            )
+            init_params = self._init_model(rng_key, init_params, model_args, model_kwargs, batched)
         elif init_params is None:
             raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
 
@@ -816,7 +836,8 @@ class HMC(MCMCKernel):
         )
 
         def init_state(potential_fn: Callable, *operands: Any) -> HMCState:
-            return _init_state(spec, potential_fn, *operands)
+            *values, rng_key = operands
+            return _init_state(spec, potential_fn, *values, _state_key(rng_key))
 
         # The cache of compiled initial states is reset whenever the spec changes.
         return run_compiled_init(

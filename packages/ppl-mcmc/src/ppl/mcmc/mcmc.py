@@ -28,7 +28,7 @@ from ppl import compilation
 from ppl.mcmc.diagnostics import print_summary
 from ppl.mcmc.kernels import MCMCKernel, _identity
 from ppl.mcmc.progress import ProgressBars, report_interval, state_view
-from ppl.mcmc.util import ArgsBinding, same_arrays, split_keys
+from ppl.mcmc.util import ArgsBinding, merge_chain_axis, same_arrays, split_keys
 
 __all__ = ["MCMC"]
 
@@ -696,10 +696,7 @@ class MCMC:
 
     def _get_states_flat(self) -> dict:
         if self._states_flat is None:
-            self._states_flat = jax.tree.map(
-                lambda x: jnp.reshape(x, (x.shape[0] * x.shape[1], *x.shape[2:])),
-                self._require_run(),
-            )
+            self._states_flat = merge_chain_axis(self._require_run())
         return self._states_flat
 
     def get_samples(self, group_by_chain: bool = False) -> Any:

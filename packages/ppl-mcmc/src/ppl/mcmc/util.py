@@ -18,6 +18,7 @@ __all__ = [
     "HOST_READ_ERRORS",
     "ArgsBinding",
     "flat_structure",
+    "merge_chain_axis",
     "same_arrays",
     "split_keys",
     "uniform_from_key",
@@ -139,6 +140,28 @@ def split_keys(
 
     With ``unstack``, a tuple of ``num`` keys (or of ``num`` batches of keys)."""
     return _compiled_split(int(num), batched, unstack, compilation.fast_compile_enabled())(rng_key)
+
+
+@functools.cache
+def _compiled_merge(fast: bool) -> Callable:
+    del fast  # a cache key only, as in _compiled_split
+
+    def merge(tree: Any) -> Any:
+        return jax.tree.map(lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:]), tree)
+
+    return compilation.jit(merge, "setup")
+
+
+def merge_chain_axis(tree: Any) -> Any:
+    """Each array of ``tree`` with its first two axes (chains, draws) merged into one.
+
+    Device arrays are reshaped in one compiled program (reshaping each eagerly
+    would compile one program per shape); host (NumPy) arrays stay on the host.
+    """
+    leaves = jax.tree.leaves(tree)
+    if leaves and all(isinstance(x, np.ndarray) for x in leaves):
+        return jax.tree.map(lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:]), tree)
+    return _compiled_merge(compilation.fast_compile_enabled())(tree)
 
 
 def flat_structure(z: Any) -> tuple[int, Callable[[jax.Array], Any]]:
