@@ -64,6 +64,12 @@ def markdown(summary: dict, meta: dict, workloads: dict, not_run: dict) -> str:
     """``results.md``: the ratios at a glance, then every workload's full table."""
     load = meta.get("load_average")
     machine = meta["machine"] + (f", load average {load[0]:.1f} at the end" if load else "")
+    if meta.get("devices"):
+        machine += f", JAX on {' and '.join(meta['devices'])}"
+    if meta.get("versions"):
+        machine += ", " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
+    if meta.get("bytecode") == "cold":
+        machine += ", cold bytecode caches"
     lines = [
         "# Benchmark results",
         "",

@@ -30,6 +30,23 @@ ROOT = Path(__file__).resolve().parent.parent
 LIBRARIES = ("ppl", "numpyro", "blackjax")
 
 
+def prime_bytecode(order: list[tuple[str, str]]) -> None:
+    """Run each (workload, library) once at quick sizes, untimed, with bytecode writing on.
+
+    Python caches the bytecode of what it imports on the first run after an
+    install, so a user's later processes start from ``.pyc`` files; an
+    environment made by uv, on a machine with ``PYTHONDONTWRITEBYTECODE`` set,
+    would otherwise compile every imported source (JAX's alone takes seconds)
+    in every timed process. Priming puts every library in the user's steady
+    state alike. ``--cold-bytecode`` skips it.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    for workload, library in dict.fromkeys(order):
+        command = [sys.executable, "-m", "benchmarks.worker", library, workload, "--quick"]
+        subprocess.run(command, capture_output=True, env=env, cwd=ROOT)
+
+
 def run_one(library: str, workload: str, quick: bool) -> dict:
     """One worker process: its JSON line plus ``cold_wall`` and ``cold_cpu`` (seconds of
     the whole process), or ``failed`` with the end of its stderr."""
@@ -81,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--libraries", default=",".join(LIBRARIES))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    parser.add_argument(
+        "--cold-bytecode",
+        action="store_true",
+        help="do not prime the bytecode caches first (every process compiles its imports)",
+    )
     return parser
 
 
@@ -109,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     order = schedule(names, libraries, repeats)
+    if not args.cold_bytecode:
+        print("Priming the bytecode caches (one untimed quick run of each pair)...", flush=True)
+        prime_bytecode(order)
     runs = []
     for i, (name, library) in enumerate(order, 1):
         print(f"[{i}/{len(order)}] {name:<26} {library:<9}", end="", flush=True)
@@ -133,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": time.time() - started,
         "total_cpu_seconds": sum(r.get("cold_cpu", 0.0) for r in runs),
         "load_average": os.getloadavg(),
+        "bytecode": "cold" if args.cold_bytecode else "primed",
+        "devices": sorted({r["device"] for r in runs if "device" in r}),
+        "versions": {k: v for r in runs for k, v in r.get("versions", {}).items()},
     }
     summary = summarize(runs)
     out_dir = Path(args.out)

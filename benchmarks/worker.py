@@ -33,7 +33,21 @@ def run(library: str, name: str, quick: bool) -> dict:
         result = kind.run(library, workload, settings, workload.make_data(quick))
     except Unavailable as reason:
         return {**head, "skipped": str(reason)}
-    return {**head, **result, "peak_memory_mb": peak_memory_mb()}
+    return {**head, **result, **_environment(library), "peak_memory_mb": peak_memory_mb()}
+
+
+def _environment(library: str) -> dict:
+    """Where the run happened: JAX's backend and device, and the versions used."""
+    from importlib import metadata
+
+    import jax
+
+    distribution = {"ppl": "ppl-mcmc"}.get(library, library)
+    device = jax.devices()[0]
+    return {
+        "device": f"{jax.default_backend()} ({device.device_kind})",
+        "versions": {"jax": jax.__version__, distribution: metadata.version(distribution)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

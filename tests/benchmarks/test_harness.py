@@ -14,7 +14,7 @@ from benchmarks.ess import effective_sample_size
 from benchmarks.kinds import KINDS, check
 from benchmarks.kinds.spec import COMMON_METRICS, Metric, Plot
 from benchmarks.report import markdown, ratio_table
-from benchmarks.run import schedule
+from benchmarks.run import prime_bytecode, schedule
 from benchmarks.summary import not_run, summarize
 from benchmarks.workloads import WORKLOADS, select
 
@@ -68,6 +68,24 @@ def test_select_by_kind_and_name_in_registry_order():
         select("svi,nonesuch")
     with pytest.raises(ValueError, match="empty"):
         select(" , ")
+
+
+def test_priming_runs_each_pair_once_with_bytecode_writing_on(monkeypatch):
+    import subprocess
+
+    calls = []
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls.append((command, kw)))
+    prime_bytecode(schedule(["eight_schools", "svi_logistic_regression"], ["ppl", "numpyro"], 3))
+    pairs = [tuple(command[-3:-1]) for command, _ in calls]
+    assert pairs == [
+        ("ppl", "eight_schools"),
+        ("numpyro", "eight_schools"),
+        ("ppl", "svi_logistic_regression"),
+        ("numpyro", "svi_logistic_regression"),
+    ]
+    assert all(command[-1] == "--quick" for command, _ in calls)
+    assert all("PYTHONDONTWRITEBYTECODE" not in kw["env"] for _, kw in calls)
 
 
 def test_schedule_interleaves_and_runs_each_kind_on_its_libraries():
@@ -127,6 +145,9 @@ def test_report_tables():
     text = markdown(summarize(runs), meta, WORKLOADS, not_run(runs))
     assert "| warm run (s) | 2 [1, 3] ×0.33 | 6 [4, 8] ×1.00 |" in text
     assert "- eight_schools on blackjax: skipped: no such kernel" in text
+    meta.update(devices=["gpu (NVIDIA H200)"], versions={"jax": "0.11.2", "numpyro": "0.21.0"})
+    text = markdown(summarize(runs), meta, WORKLOADS, not_run(runs))
+    assert "here, JAX on gpu (NVIDIA H200), jax 0.11.2, numpyro 0.21.0, 3 repeat(s)" in text
 
 
 def _ar1(rho, chains, draws, seed):
