@@ -40,6 +40,7 @@ from ppl.mcmc.checks import (
     as_float_tree,
     check_init_params_against_model,
     check_positive,
+    check_scalar_potential,
     describe_shapes,
     is_batched_key,
     structure_key,
@@ -350,7 +351,6 @@ class _ModelSetup(NamedTuple):
     key: tuple
     binding: ArgsBinding
     model_z: Any
-    search: Callable[[list, jax.Array], tuple[ParamInfo, jax.Array]]
 
 
 def _state_key(rng_key: jax.Array) -> jax.Array:
@@ -563,35 +563,62 @@ class HMC(MCMCKernel):
         model_kwargs: dict,
         batched: bool,
     ) -> Any:
-        # Every MCMC run initializes again: searching eagerly would dispatch the
-        # model's operations one by one on each run, a cost comparable to the
-        # compiled sampling loop on small models, so the search is compiled and kept.
+        """Checked ``init_params``, or the eager initial-point search's result.
+
+        The usual case, no ``init_params``, is served by :meth:`_init_from_search`;
+        this path takes what it cannot: models that must be initialized afresh each
+        run, models that read their arguments on the host, and first draws that are
+        not finite (the eager search redraws them and names the sites at fault).
+        """
+        binding = ArgsBinding(model_args, model_kwargs)
+        setup = self._model_setup_for(rng_key, binding, batched)
+        if setup is None or self._reads_args_on_host or init_params is None:
+            return self._init_model_eagerly(
+                _model_key(rng_key, batched), init_params, model_args, model_kwargs, batched
+            )
+        init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
+        if batched:
+            init_z = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_z)
+        check_init_params_against_model(as_float_tree(init_z), setup.model_z, batched)
+        return init_params
+
+    def _init_from_search(
+        self,
+        rng_key: jax.Array,
+        num_warmup: int,
+        model_args: tuple,
+        model_kwargs: dict,
+        batched: bool,
+    ) -> HMCState | None:
+        """The initial state from the first draw of the initial-point search, both in
+        one compiled program kept across runs; ``None`` when :meth:`_init_model`
+        must take over.
+
+        Every MCMC run initializes again: searching eagerly would dispatch the
+        model's operations one by one on each run, a cost comparable to the
+        compiled sampling loop on small models. Straight-line code compiles faster
+        than the search's retry loop, and the rare first draws that are not finite
+        are redrawn by the eager search.
+        """
         binding = ArgsBinding(model_args, model_kwargs)
         setup = self._model_setup_for(rng_key, binding, batched)
         if setup is None or self._reads_args_on_host:
-            return self._init_model_eagerly(
-                _model_key(rng_key, batched), init_params, model_args, model_kwargs, batched
-            )
-        if init_params is not None:
-            init_z = init_params.z if isinstance(init_params, ParamInfo) else init_params
-            if batched:
-                init_z = jax.tree.map(lambda x: x[0] if jnp.ndim(x) else x, init_z)
-            check_init_params_against_model(as_float_tree(init_z), setup.model_z, batched)
-            return init_params
+            return None
+        spec, inverse_mass_matrix = self._prepare(num_warmup, setup.model_z, True)
+        step_size, length = self._initial_scalars()
+        # The cache of compiled initial states is reset whenever the spec changes.
+        cache_key = ("search", binding.cache_key(traced=True), batched)
+        program = self._init_fns.get(cache_key)
+        if program is None:
+            check_scalar_potential(self._potential_for(model_args, model_kwargs), setup.model_z)
+            program = self._init_fns[cache_key] = self._compiled_search_init(binding, spec, batched)
         try:
-            param_info, valid = setup.search(binding.dynamic, rng_key)
+            state, valid = program(binding.dynamic, rng_key, step_size, inverse_mass_matrix, length)
         except HOST_READ_ERRORS:
             # As NumPyro does without jit_model_args: the model sees concrete arguments.
             self._reads_args_on_host = True
-            return self._init_model_eagerly(
-                _model_key(rng_key, batched), init_params, model_args, model_kwargs, batched
-            )
-        if not bool(valid):
-            # The eager search names the sites at fault.
-            return self._init_model_eagerly(
-                _model_key(rng_key, batched), None, model_args, model_kwargs, batched
-            )
-        return param_info
+            return None
+        return state if bool(valid) else None
 
     def _initialize(self, key: jax.Array, model_args: tuple, model_kwargs: dict, **options):
         """:func:`~ppl.infer.util.initialize_model` of this kernel's model and settings."""
@@ -609,10 +636,10 @@ class HMC(MCMCKernel):
     def _model_setup_for(
         self, rng_key: jax.Array, binding: ArgsBinding, batched: bool
     ) -> _ModelSetup | None:
-        """The model's potential and postprocessing, and a compiled initial-point search.
+        """The model's potential, postprocessing and abstract latent values.
 
         Re-running on the very same argument arrays reuses everything; new arrays
-        of the same shapes rebuild the potential but reuse the compiled search.
+        of the same shapes probe the model again (the compiled programs are kept).
         ``None`` when the model fixes values from the key of its first run
         (parameters, subsample indices) and must be initialized afresh each run.
         """
@@ -634,11 +661,7 @@ class HMC(MCMCKernel):
         self._potential_fn_gen = model_info.potential_fn
         self._postprocess_fn = model_info.postprocess_fn
         self._transforms = transforms
-        model_z = model_info.param_info.z
-        if cached is not None and cached.key == key:
-            setup = cached._replace(binding=binding, model_z=model_z)
-        else:
-            setup = _ModelSetup(key, binding, model_z, self._compiled_search(binding, batched))
+        setup = _ModelSetup(key, binding, model_info.param_info.z)
         self._model_setup = setup
         return setup
 
@@ -686,13 +709,11 @@ class HMC(MCMCKernel):
         param_info = model_info.param_info._replace(z=model_z)
         return model_info._replace(param_info=param_info, model_trace=None), transforms
 
-    def _compiled_search(self, binding: ArgsBinding, batched: bool) -> Callable:
-        """``(array arguments, kernel key or keys) -> (ParamInfo, all finite)``: the first
-        draw of the initial-point search of :func:`~ppl.infer.util.initialize_model`
-        (one per key), compiled once per argument structure.
-
-        Straight-line code compiles faster than the search's retry loop; the rare
-        draws that are not finite are redrawn by the eager search.
+    def _compiled_search_init(self, binding: ArgsBinding, spec: _Spec, batched: bool) -> Callable:
+        """``(array arguments, kernel key or keys, step size, inverse mass matrix,
+        trajectory length) -> (HMCState, all finite)``: the first draw of the
+        initial-point search of :func:`~ppl.infer.util.initialize_model` (one per
+        key) and the state built on it, compiled as one program.
         """
         model = self._model
         strategy = self._init_strategy
@@ -701,27 +722,41 @@ class HMC(MCMCKernel):
         potential_gen = self._potential_fn_gen
         forward_mode = self._forward_mode_differentiation
 
-        def attempt(dynamic: list, key: jax.Array) -> ParamInfo:
+        def one_chain(
+            dynamic: list, key: jax.Array, step_size: Any, inverse_mass_matrix: Any, length: Any
+        ) -> tuple[HMCState, ParamInfo]:
             args, kwargs = binding.rebuild(dynamic)
-            # The key of the search's first draw, from the model's key.
+            # The key of the search's first draw, from the model's half of the key.
             _, first = jax.random.split(_model_key_of_one(key))
             seeded = substitute(seed(model, rng_seed=first), substitute_fn=strategy)
             model_trace = trace(seeded).get_trace(*args, **kwargs)
             transforms = latent_transforms(model_trace)
             constrained = {name: model_trace[name]["value"] for name in transforms}
-            z = transform_fn(transforms, constrained, invert=True)
+            z = as_float_tree(transform_fn(transforms, constrained, invert=True))
             potential_fn = potential_gen(*args, **kwargs)
             energy, grad = value_and_grad(potential_fn, forward_mode)(z)
-            return ParamInfo(z, energy, grad)
+            state = _init_state(
+                spec,
+                potential_fn,
+                z,
+                energy,
+                grad,
+                step_size,
+                inverse_mass_matrix,
+                length,
+                _state_key(key),
+            )
+            return state, ParamInfo(z, energy, grad)
 
-        def search(dynamic: list, keys: jax.Array) -> tuple[ParamInfo, jax.Array]:
+        def search_init(dynamic: list, keys: jax.Array, *scalars: Any) -> tuple[HMCState, Any]:
             if batched:
-                param_info = jax.vmap(attempt, in_axes=(None, 0))(dynamic, keys)
+                in_axes = (None, 0, None, None, None)
+                state, info = jax.vmap(one_chain, in_axes=in_axes)(dynamic, keys, *scalars)
             else:
-                param_info = attempt(dynamic, keys)
-            return param_info, _all_finite((param_info.potential_energy, param_info.z_grad))
+                state, info = one_chain(dynamic, keys, *scalars)
+            return state, _all_finite((info.potential_energy, info.z_grad))
 
-        return compilation.jit(search, "setup")
+        return compilation.jit(search_init, "setup")
 
     def _init_model_eagerly(
         self,
@@ -777,6 +812,13 @@ class HMC(MCMCKernel):
         self._sample_fn = self._sample_any
         return self._spec, inverse_mass_matrix
 
+    def _initial_scalars(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The initial step size and trajectory length, as NumPy scalars: converting
+        them on the device would compile a program each."""
+        step_size = np.asarray(self._step_size, jnp.result_type(float))
+        length = self._trajectory_length
+        return step_size, None if length is None else np.asarray(length, jnp.result_type(float))
+
     def init(
         self,
         rng_key: jax.Array,
@@ -800,9 +842,15 @@ class HMC(MCMCKernel):
         if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
             raise ValueError(f"num_warmup must be a non-negative integer, got {num_warmup!r}")
         batched = is_batched_key(rng_key)
-        # The key splits into the state's key and the model's; the compiled search
-        # and initial state split it themselves rather than in a program of their own.
+        # The key splits into the state's key and the model's; the compiled programs
+        # split it themselves rather than in a program of their own.
         if self._model is not None:
+            if init_params is None:
+                state = self._init_from_search(
+                    rng_key, num_warmup, model_args, model_kwargs, batched
+                )
+                if state is not None:
+                    return state
             init_params = self._init_model(rng_key, init_params, model_args, model_kwargs, batched)
         elif init_params is None:
             raise ValueError("Valid value of `init_params` must be provided with `potential_fn`.")
@@ -827,13 +875,7 @@ class HMC(MCMCKernel):
         spec, inverse_mass_matrix = self._prepare(num_warmup, z_single, self._model is not None)
         uses_args = self._potential_fn is None
         binding = ArgsBinding(model_args, model_kwargs) if uses_args else ArgsBinding((), {})
-        # NumPy scalars: converting on the device would compile a program each.
-        step_size = np.asarray(self._step_size, jnp.result_type(float))
-        length = (
-            None
-            if self._trajectory_length is None
-            else np.asarray(self._trajectory_length, jnp.result_type(float))
-        )
+        step_size, length = self._initial_scalars()
 
         def init_state(potential_fn: Callable, *operands: Any) -> HMCState:
             *values, rng_key = operands
