@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cold-bytecode",
         action="store_true",
-        help="do not prime the bytecode caches first (every process compiles its imports)",
+        help="do not prime the bytecode caches first (caches left by earlier runs still serve)",
     )
     return parser
 
