@@ -22,7 +22,7 @@ _COMPILES = []
 
 def _on_event(name, duration, **kwargs):
     if name == "/jax/core/compile/backend_compile_duration":
-        _COMPILES.append(name)
+        _COMPILES.append(kwargs.get("fun_name"))
 
 
 jax.monitoring.register_event_duration_secs_listener(_on_event)
@@ -40,6 +40,11 @@ class CompileCounter:
     @property
     def count(self):
         return len(_COMPILES) - self._start
+
+    @property
+    def names(self):
+        """The names of the functions compiled since the start, in order."""
+        return _COMPILES[self._start :]
 
 
 @pytest.fixture

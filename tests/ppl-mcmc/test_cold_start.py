@@ -2,8 +2,9 @@
 
 The model's structure is read from an abstract trace (nothing runs op by op),
 keys are split inside the compiled programs, and NUTS's nested loops start
-their carries batched under vmap. Supports that depend on a draw are
-constrained by replaying the model.
+their carries batched under vmap; the sampling loop is traced while the
+initial state compiles. Supports that depend on a draw are constrained by
+replaying the model.
 """
 
 import importlib
@@ -59,8 +60,12 @@ def test_first_run_compiles_only_the_sampler_programs(compile_counter, monkeypat
     mcmc.run(key, y)
     # The chain keys, the initial-point search with the initial state built on it,
     # and the sampling loop. An eager model trace would add dozens.
-    # (The chain-key split may be compiled already by another test.)
-    assert compile_counter.count <= 3
+    # (The chain-key split may be compiled already by another test.) The loop is
+    # traced while the initial state compiles, and neither is compiled twice.
+    assert [n for n in compile_counter.names if n != "jit(split)"] == [
+        "jit(search_init)",
+        "jit(chain_loop)",
+    ]
     samples = mcmc.get_samples(group_by_chain=True)
     compile_counter.reset()
     flat = mcmc.get_samples()
@@ -123,3 +128,16 @@ def test_models_that_read_their_data_on_the_host_sample_their_posterior(kernel, 
         draws = mcmc.get_samples(group_by_chain=True)["mu"]
         gaussian_moments(draws, post_mean, post_var)
     assert mcmc.sampler._reads_args_on_host
+
+
+@pytest.mark.slow
+def test_tracing_the_loop_during_the_initial_compile_changes_no_draw(monkeypatch):
+    y = np.random.default_rng(2).normal(0.5, 1.5, size=13).astype(np.float32)
+    staged = two_vectorized_chains(NUTS(odd_shaped_model), 25, 15)
+    staged.run(jax.random.PRNGKey(4), y)
+    hmc_module = importlib.import_module("ppl.mcmc.hmc")
+    monkeypatch.setattr(hmc_module.HMC, "_stage_init", lambda self, *a: None)
+    plain = two_vectorized_chains(NUTS(odd_shaped_model), 25, 15)
+    plain.run(jax.random.PRNGKey(4), y)
+    for name, draws in staged.get_samples().items():
+        np.testing.assert_array_equal(draws, plain.get_samples()[name])

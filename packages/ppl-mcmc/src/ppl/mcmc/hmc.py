@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -351,6 +352,13 @@ class _ModelSetup(NamedTuple):
     key: tuple
     binding: ArgsBinding
     model_z: Any
+
+
+def _compile_quietly(lowered: Any) -> None:
+    try:
+        lowered.compile()
+    except Exception:
+        pass
 
 
 def _state_key(rng_key: jax.Array) -> jax.Array:
@@ -708,6 +716,49 @@ class HMC(MCMCKernel):
             model_info, transforms = model_info._replace(postprocess_fn=replay), None
         param_info = model_info.param_info._replace(z=model_z)
         return model_info._replace(param_info=param_info, model_trace=None), transforms
+
+    def _stage_init(
+        self, rng_key: jax.Array, num_warmup: int, model_args: tuple, model_kwargs: dict
+    ) -> tuple[Any, Callable[[], HMCState]] | None:
+        """Start compiling the first run's initial state in the background.
+
+        Returns the state's abstract value (shapes and dtypes), so that the caller
+        can trace the sampling loop meanwhile, and a function that waits for the
+        compile and returns :meth:`init`'s state. ``None`` when there is nothing to
+        overlap: a ``potential_fn``, a program compiled already, or a model that
+        takes the eager path.
+        """
+        if self._model is None:
+            return None
+        batched = is_batched_key(rng_key)
+        binding = ArgsBinding(model_args, model_kwargs)
+        setup = self._model_setup_for(rng_key, binding, batched)
+        if setup is None or self._reads_args_on_host:
+            return None
+        spec, inverse_mass_matrix = self._prepare(num_warmup, setup.model_z, True)
+        cache_key = ("search", binding.cache_key(traced=True), batched)
+        if cache_key in self._init_fns:
+            return None
+        check_scalar_potential(self._potential_for(model_args, model_kwargs), setup.model_z)
+        program = self._compiled_search_init(binding, spec, batched)
+        step_size, length = self._initial_scalars()
+        try:
+            lowered = program.trace(
+                binding.dynamic, rng_key, step_size, inverse_mass_matrix, length
+            ).lower()
+        except HOST_READ_ERRORS:
+            return None  # init() finds this out again and takes the eager path
+        self._init_fns[cache_key] = program
+        # XLA compiles without the GIL: the caller traces meanwhile. The call in
+        # init() then finds the compiled program (or raises what compiling raised).
+        compiling = threading.Thread(target=_compile_quietly, args=(lowered,), daemon=True)
+        compiling.start()
+
+        def finish() -> HMCState:
+            compiling.join()
+            return self.init(rng_key, num_warmup, None, model_args, model_kwargs)
+
+        return lowered.out_info[0], finish
 
     def _compiled_search_init(self, binding: ArgsBinding, spec: _Spec, batched: bool) -> Callable:
         """``(array arguments, kernel key or keys, step size, inverse mass matrix,

@@ -364,12 +364,25 @@ class MCMC:
             for start, stop in spans
         ]
 
-        init_state = self._initial_state(rng_key, init_params, args, kwargs)
-        self._check_fields(init_state, collect_fields, remove_sites)
         binding = ArgsBinding(args, kwargs)
         config = (buffer_size, collect_fields, remove_sites)
-        runner = self._runner(binding, config)
         method = self.chain_method if self.num_chains > 1 else "single"
+        dynamic = binding.dynamic if self._jit_model_args else []
+        staged = self._stage_initial_state(rng_key, init_params, args, kwargs, method)
+        if staged is not None:
+            # A first run: the sampling loop is traced while its initial state compiles.
+            abstract_state, finish = staged
+            self._check_fields(abstract_state, collect_fields, remove_sites)
+            runner = self._runner(binding, config)
+            chain_ids = (
+                np.arange(self.num_chains, dtype=np.int32) if method != "single" else jnp.int32(0)
+            )
+            runner.trace(abstract_state, chain_ids, dynamic, schedules[0]).lower()
+            init_state = finish()
+        else:
+            init_state = self._initial_state(rng_key, init_params, args, kwargs)
+            self._check_fields(init_state, collect_fields, remove_sites)
+            runner = self._runner(binding, config)
 
         progress = None
         if self.progress_bar:
@@ -384,7 +397,6 @@ class MCMC:
         self._progress = progress
         if progress is not None:
             _ACTIVE_PROGRESS[token] = progress
-        dynamic = binding.dynamic if self._jit_model_args else []
         to_host = self.chunk_size is not None
 
         def run_spans(state: Any, chain_ids: jax.Array, add_chain_axis: bool) -> tuple:
@@ -472,6 +484,22 @@ class MCMC:
             for c in range(num_chains)
         ]
         return _stack(states)
+
+    def _stage_initial_state(
+        self, rng_key: Any, init_params: Any, args: tuple, kwargs: dict, method: str
+    ) -> tuple[Any, Callable[[], Any]] | None:
+        """The kernel's staged initial state (see ``HMC._stage_init``), where the
+        initial state goes straight into one compiled loop: a fresh run of a
+        single chain or of vectorized chains without ``init_params``."""
+        stage = getattr(self.sampler, "_stage_init", None)
+        if (
+            stage is None
+            or method not in ("single", "vectorized")
+            or init_params is not None
+            or self._warmup_state is not None
+        ):
+            return None
+        return stage(rng_key, self.num_warmup, args, kwargs)
 
     def _check_fields(
         self, state: Any, collect_fields: tuple[str, ...], remove_sites: tuple[str, ...]
