@@ -318,7 +318,8 @@ class BarkerMH(ModelKernel):
         def init_state(potential_fn: Callable, z: Any, step_size: Any, imm: Any, key: Any) -> Any:
             return _barker_init(potential_fn, adapter, z, step_size, imm, key)
 
-        step_size = jnp.asarray(self._step_size, jnp.result_type(float))
+        # A NumPy scalar: converting on the device would compile a program.
+        step_size = np.asarray(self._step_size, jnp.result_type(float))
         return self._run_compiled_init(
             model_args,
             model_kwargs,

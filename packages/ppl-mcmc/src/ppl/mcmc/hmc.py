@@ -608,25 +608,43 @@ class HMC(MCMCKernel):
         than the search's retry loop, and the rare first draws that are not finite
         are redrawn by the eager search.
         """
-        binding = ArgsBinding(model_args, model_kwargs)
-        setup = self._model_setup_for(rng_key, binding, batched)
-        if setup is None or self._reads_args_on_host:
+        found = self._search_init_program(rng_key, num_warmup, model_args, model_kwargs, batched)
+        if found is None:
             return None
-        spec, inverse_mass_matrix = self._prepare(num_warmup, setup.model_z, True)
-        step_size, length = self._initial_scalars()
-        # The cache of compiled initial states is reset whenever the spec changes.
-        cache_key = ("search", binding.cache_key(traced=True), batched)
-        program = self._init_fns.get(cache_key)
-        if program is None:
-            check_scalar_potential(self._potential_for(model_args, model_kwargs), setup.model_z)
-            program = self._init_fns[cache_key] = self._compiled_search_init(binding, spec, batched)
+        program, operands, _ = found
         try:
-            state, valid = program(binding.dynamic, rng_key, step_size, inverse_mass_matrix, length)
+            state, valid = program(*operands)
         except HOST_READ_ERRORS:
             # As NumPyro does without jit_model_args: the model sees concrete arguments.
             self._reads_args_on_host = True
             return None
         return state if bool(valid) else None
+
+    def _search_init_program(
+        self,
+        rng_key: jax.Array,
+        num_warmup: int,
+        model_args: tuple,
+        model_kwargs: dict,
+        batched: bool,
+    ) -> tuple[Callable, tuple, bool] | None:
+        """``(program, operands, built before)`` of :meth:`_compiled_search_init` for
+        these arguments, the program kept in ``_init_fns`` (reset whenever the spec
+        changes); ``None`` when the model takes the eager path."""
+        binding = ArgsBinding(model_args, model_kwargs)
+        setup = self._model_setup_for(rng_key, binding, batched)
+        if setup is None or self._reads_args_on_host:
+            return None
+        spec, inverse_mass_matrix = self._prepare(num_warmup, setup.model_z, True)
+        cache_key = ("search", binding.cache_key(traced=True), batched)
+        program = self._init_fns.get(cache_key)
+        built_before = program is not None
+        if not built_before:
+            check_scalar_potential(self._potential_for(model_args, model_kwargs), setup.model_z)
+            program = self._init_fns[cache_key] = self._compiled_search_init(binding, spec, batched)
+        step_size, length = self._initial_scalars()
+        operands = (binding.dynamic, rng_key, step_size, inverse_mass_matrix, length)
+        return program, operands, built_before
 
     def _initialize(self, key: jax.Array, model_args: tuple, model_kwargs: dict, **options):
         """:func:`~ppl.infer.util.initialize_model` of this kernel's model and settings."""
@@ -730,25 +748,18 @@ class HMC(MCMCKernel):
         """
         if self._model is None:
             return None
-        batched = is_batched_key(rng_key)
-        binding = ArgsBinding(model_args, model_kwargs)
-        setup = self._model_setup_for(rng_key, binding, batched)
-        if setup is None or self._reads_args_on_host:
+        found = self._search_init_program(
+            rng_key, num_warmup, model_args, model_kwargs, is_batched_key(rng_key)
+        )
+        if found is None:
             return None
-        spec, inverse_mass_matrix = self._prepare(num_warmup, setup.model_z, True)
-        cache_key = ("search", binding.cache_key(traced=True), batched)
-        if cache_key in self._init_fns:
+        program, operands, built_before = found
+        if built_before:
             return None
-        check_scalar_potential(self._potential_for(model_args, model_kwargs), setup.model_z)
-        program = self._compiled_search_init(binding, spec, batched)
-        step_size, length = self._initial_scalars()
         try:
-            lowered = program.trace(
-                binding.dynamic, rng_key, step_size, inverse_mass_matrix, length
-            ).lower()
+            lowered = program.trace(*operands).lower()
         except HOST_READ_ERRORS:
             return None  # init() finds this out again and takes the eager path
-        self._init_fns[cache_key] = program
         # XLA compiles without the GIL: the caller traces meanwhile. The call in
         # init() then finds the compiled program (or raises what compiling raised).
         compiling = threading.Thread(target=_compile_quietly, args=(lowered,), daemon=True)

@@ -374,9 +374,7 @@ class MCMC:
             abstract_state, finish = staged
             self._check_fields(abstract_state, collect_fields, remove_sites)
             runner = self._runner(binding, config)
-            chain_ids = (
-                np.arange(self.num_chains, dtype=np.int32) if method != "single" else jnp.int32(0)
-            )
+            chain_ids = self._chain_ids(method)
             runner.trace(abstract_state, chain_ids, dynamic, schedules[0]).lower()
             init_state = finish()
         else:
@@ -413,7 +411,7 @@ class MCMC:
 
         try:
             if method == "single":
-                collected, last_state = run_spans(init_state, jnp.int32(0), True)
+                collected, last_state = run_spans(init_state, self._chain_ids(method), True)
             elif method == "sequential":
                 outputs = []
                 for chain in range(self.num_chains):
@@ -426,7 +424,7 @@ class MCMC:
                 collected = jax.tree.map(lambda *xs: join(xs, axis=0), *[out[0] for out in outputs])
                 last_state = _stack([out[1] for out in outputs])
             else:
-                chain_ids = np.arange(self.num_chains, dtype=np.int32)
+                chain_ids = self._chain_ids(method)
                 if progress is not None and method != "vectorized":
                     for chain in range(self.num_chains):
                         progress.open(chain)
@@ -484,6 +482,13 @@ class MCMC:
             for c in range(num_chains)
         ]
         return _stack(states)
+
+    def _chain_ids(self, method: Any) -> Any:
+        """The chain ids the compiled loop of ``method`` gets: a scalar for one chain,
+        all of them (NumPy: converting on the device would compile) for a batch."""
+        if method == "single":
+            return jnp.int32(0)
+        return np.arange(self.num_chains, dtype=np.int32)
 
     def _stage_initial_state(
         self, rng_key: Any, init_params: Any, args: tuple, kwargs: dict, method: str

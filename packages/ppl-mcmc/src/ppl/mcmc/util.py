@@ -142,14 +142,14 @@ def split_keys(
     return _compiled_split(int(num), batched, unstack, compilation.fast_compile_enabled())(rng_key)
 
 
+def _merge_first_axes(tree: Any) -> Any:
+    return jax.tree.map(lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:]), tree)
+
+
 @functools.cache
 def _compiled_merge(fast: bool) -> Callable:
     del fast  # a cache key only, as in _compiled_split
-
-    def merge(tree: Any) -> Any:
-        return jax.tree.map(lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:]), tree)
-
-    return compilation.jit(merge, "setup")
+    return compilation.jit(_merge_first_axes, "setup")
 
 
 def merge_chain_axis(tree: Any) -> Any:
@@ -160,7 +160,7 @@ def merge_chain_axis(tree: Any) -> Any:
     """
     leaves = jax.tree.leaves(tree)
     if leaves and all(isinstance(x, np.ndarray) for x in leaves):
-        return jax.tree.map(lambda x: x.reshape(x.shape[0] * x.shape[1], *x.shape[2:]), tree)
+        return _merge_first_axes(tree)
     return _compiled_merge(compilation.fast_compile_enabled())(tree)
 
 
